@@ -1,0 +1,17 @@
+"""Runner lookup by the name given to ``--runner``."""
+
+from __future__ import annotations
+
+from labkit.runners.base import Runner, RunnerUnavailableError
+from labkit.runners.local import SubprocessRunner
+
+RUNNERS: dict[str, type] = {"subprocess": SubprocessRunner}
+
+
+def get_runner(name: str) -> Runner:
+    try:
+        return RUNNERS[name]()
+    except KeyError:
+        raise RunnerUnavailableError(
+            f"unknown runner {name!r}; choose one of: {', '.join(RUNNERS)}"
+        ) from None

@@ -1,0 +1,145 @@
+"""Runners built on kfp.local: every task in a subprocess of this Python, or in the kit's image."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from labkit.registry import PipelineEntry
+from labkit.runners.base import EventSink, RunResult, TaskEvent
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+TASK_STARTED = re.compile(r"Executing task '([^']+)'")
+TASK_FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
+EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)): (.+)$")
+
+
+class TaskLogWatcher(io.TextIOBase):
+    """Stands in for stdout during a kfp.local run.
+
+    kfp.local prints its orchestration log and every task's output to ``sys.stdout``. This writes it all to
+    the run's log file and turns the orchestration lines into TaskEvents, so the CLI can draw progress and
+    a failure can be reported with the task's own error message instead of kfp's generic one.
+    """
+
+    def __init__(self, log_file: io.TextIOBase, on_event: EventSink) -> None:
+        self._log = log_file
+        self._on_event = on_event
+        self._pending = ""
+        self._started: dict[str, float] = {}
+        self.durations: dict[str, float] = {}
+        self.failed_task: str | None = None
+        self.last_error: dict[str, str] = {}
+        self._current: str | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._log.write(text)
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._observe(ANSI.sub("", line))
+        return len(text)
+
+    def _observe(self, line: str) -> None:
+        if started := TASK_STARTED.search(line):
+            self._current = started.group(1)
+            self._started[self._current] = time.perf_counter()
+            self._on_event(TaskEvent(self._current, "running"))
+        elif finished := TASK_FINISHED.search(line):
+            task, status = finished.groups()
+            seconds = time.perf_counter() - self._started.get(task, time.perf_counter())
+            self.durations[task] = round(seconds, 3)
+            ok = status == "SUCCESS"
+            if not ok:
+                self.failed_task = task
+            self._on_event(TaskEvent(task, "succeeded" if ok else "failed", seconds))
+        elif self._current and (error := EXCEPTION_LINE.match(line)):
+            self.last_error[self._current] = f"{error.group(1).rsplit('.', 1)[-1]}: {error.group(2)}"
+
+
+def _metrics_of(outputs: Any) -> dict[str, Any]:
+    """Metadata of the Metrics artifact(s) a pipeline returns."""
+    from kfp.dsl import Metrics
+
+    candidates = outputs.values() if isinstance(outputs, dict) else [outputs]
+    merged: dict[str, Any] = {}
+    for output in candidates:
+        if isinstance(output, Metrics):
+            merged.update(output.metadata)
+    return merged
+
+
+def _artifacts_of(pipeline_root: Path) -> dict[str, str]:
+    """``task/output`` -> local path, from each task's executor_output.json."""
+    found: dict[str, str] = {}
+    for executor_output in sorted(pipeline_root.glob("*/*/executor_output.json")):
+        task = executor_output.parent.name
+        artifacts = json.loads(executor_output.read_text()).get("artifacts", {})
+        for output_name, listing in artifacts.items():
+            for artifact in listing.get("artifacts", []):
+                found[f"{task}/{output_name}"] = artifact["uri"]
+    return found
+
+
+class KfpLocalRunner:
+    """Shared by the subprocess and docker runners; only the kfp.local runner object differs."""
+
+    name = "local"
+
+    def _kfp_runner(self) -> Any:
+        raise NotImplementedError
+
+    def run(self, entry: PipelineEntry, params: dict[str, Any], run_dir: Path, on_event: EventSink) -> RunResult:
+        from kfp import local
+
+        pipeline_root = run_dir / "artifacts"
+        local.init(runner=self._kfp_runner(), pipeline_root=str(pipeline_root), raise_on_error=True)
+        pipeline = entry.load()
+        log_path = run_dir / "run.log"
+        start = time.perf_counter()
+        outputs, error = None, None
+        with log_path.open("w") as log_file:
+            watcher = TaskLogWatcher(log_file, on_event)
+            with contextlib.redirect_stdout(watcher), warnings.catch_warnings():  # type: ignore[type-var]
+                # kfp.local warns for every task whose image name lacks "python"; ours are Python images.
+                warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
+                try:
+                    outputs = pipeline(**params).outputs
+                except RuntimeError as exc:  # kfp.local's "Inner task failed" or a runner problem
+                    error = ANSI.sub("", str(exc))
+        failed = watcher.failed_task
+        if failed:
+            error = watcher.last_error.get(failed) or error
+        return RunResult(
+            pipeline=entry.name,
+            runner=self.name,
+            run_dir=str(run_dir),
+            succeeded=error is None,
+            wall_seconds=round(time.perf_counter() - start, 3),
+            metrics=_metrics_of(outputs) if outputs is not None else {},
+            tasks=watcher.durations,
+            artifacts=_artifacts_of(pipeline_root) if pipeline_root.exists() else {},
+            failed_task=failed,
+            error=error,
+            log_file=str(log_path),
+        )
+
+
+class SubprocessRunner(KfpLocalRunner):
+    """Each task in a child process of the current Python: no Docker needed, the embedded default."""
+
+    name = "subprocess"
+
+    def _kfp_runner(self) -> Any:
+        from kfp import local
+
+        return local.SubprocessRunner(use_venv=False)

@@ -17,3 +17,10 @@ PYTHON_SUPPORTED = ((3, 10), (3, 13))
 
 def kfp_version() -> str:
     return version("kfp")
+
+
+# Cluster tooling (issue: the cluster). The kind node image is pinned by digest in manifests/kind/.
+KIND_VERSION = "v0.27.0"
+KUBECTL_VERSION = "v1.32.2"
+KUBERNETES_VERSION = "1.32.2"
+KFP_MANIFESTS_REF = "2.17.0"

@@ -51,9 +51,7 @@ def find_problems(table: pd.DataFrame) -> list[str]:
             unknown = ~present.astype(str).isin(allowed)
             if unknown.any():
                 values_seen = sorted(set(present[unknown].astype(str)))[:3]
-                problems.append(
-                    f"column {column!r} has unknown value(s) {values_seen} (allowed: {list(allowed)})"
-                )
+                problems.append(f"column {column!r} has unknown value(s) {values_seen} (allowed: {list(allowed)})")
     return problems
 
 

@@ -12,6 +12,4 @@ def get_runner(name: str) -> Runner:
     try:
         return RUNNERS[name]()
     except KeyError:
-        raise RunnerUnavailableError(
-            f"unknown runner {name!r}; choose one of: {', '.join(RUNNERS)}"
-        ) from None
+        raise RunnerUnavailableError(f"unknown runner {name!r}; choose one of: {', '.join(RUNNERS)}") from None

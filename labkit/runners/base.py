@@ -51,9 +51,7 @@ class Runner(Protocol):
 
     name: str
 
-    def run(
-        self, entry: PipelineEntry, params: dict[str, Any], run_dir: Path, on_event: EventSink
-    ) -> RunResult: ...
+    def run(self, entry: PipelineEntry, params: dict[str, Any], run_dir: Path, on_event: EventSink) -> RunResult: ...
 
 
 class RunnerUnavailableError(RuntimeError):

@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is a convenience.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format golden install clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: $(BIN)/.installed ## train the session-5 pipeline locally and print its metrics
+	$(BIN)/labkit pipeline run training
+
+test: $(BIN)/.installed ## every test tier this machine can run (container/cluster tiers skip with a reason)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+golden: $(BIN)/.installed ## regenerate tests/golden after an intended pipeline change
+	$(BIN)/labkit pipeline compile --all --out tests/golden
+
+clean:
+	rm -rf build runs .pytest_cache

@@ -1,0 +1,144 @@
+"""``labkit pipeline``: list, compile, draw and run the kit's pipelines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from labkit.cli.common import OUTPUT_OPTION, OutputFormat, console, err_console, fail, print_rows
+from labkit.compiler import DEFAULT_OUT, compile_pipeline
+from labkit.paths import new_run_dir, runs_root
+from labkit.registry import PIPELINES, ParameterError, UnknownPipelineError, get_pipeline, parse_params
+from labkit.runners import RUNNERS, get_runner
+from labkit.runners.base import RunnerUnavailableError, RunResult, TaskEvent
+
+app = typer.Typer(help="List, compile, draw and run the kit's pipelines.", no_args_is_help=True)
+
+
+def _entry(name: str):
+    try:
+        return get_pipeline(name)
+    except UnknownPipelineError as exc:
+        fail(str(exc))
+
+
+@app.command("list")
+def list_pipelines(output: OutputFormat = OUTPUT_OPTION) -> None:
+    """List the pipelines the kit can compile and run, with the course session each belongs to."""
+    rows = [
+        {"name": e.name, "session": e.session, "description": e.description}
+        for e in sorted(PIPELINES.values(), key=lambda e: (e.session, e.name))
+    ]
+    print_rows(rows, output, title="Pipelines")
+
+
+@app.command("compile")
+def compile_command(
+    name: str = typer.Argument(None, help="Pipeline to compile (see `labkit pipeline list`)."),
+    all_pipelines: bool = typer.Option(False, "--all", help="Compile every pipeline."),
+    out: Path = typer.Option(DEFAULT_OUT, "--out", help="Folder for the IR YAML files."),
+) -> None:
+    """Compile pipelines to KFP IR YAML, the file you upload to Kubeflow Pipelines.
+
+    Example: labkit pipeline compile --all --out build/pipelines
+    """
+    if bool(name) == all_pipelines:
+        fail("give a pipeline NAME or --all (not both)", "labkit pipeline compile training")
+    entries = list(PIPELINES.values()) if all_pipelines else [_entry(name)]
+    for entry in entries:
+        package = compile_pipeline(entry, out)
+        console.print(f"[green]compiled[/] {entry.name} -> {package}")
+
+
+@app.command("show")
+def show(
+    name: str = typer.Argument(..., help="Pipeline to draw."),
+    out: Path = typer.Option(Path("build/dag"), "--out", help="Folder for NAME.png and NAME.svg."),
+) -> None:
+    """Draw the compiled DAG of a pipeline as PNG and SVG (tasks, data edges and dsl.If gates)."""
+    from labkit.dag import draw_pipeline
+
+    entry = _entry(name)
+    png, svg = draw_pipeline(entry, out)
+    console.print(f"[green]drew[/] {entry.name}: {png} and {svg}")
+
+
+class _TaskProgress:
+    """Turns runner TaskEvents into one spinner line per task on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._rows: dict[str, TaskID] = {}
+
+    def __call__(self, event: TaskEvent) -> None:
+        if event.state == "running":
+            self._rows[event.task] = self._progress.add_task(f"{event.task}", total=1)
+            return
+        mark = "[green]✓[/]" if event.state == "succeeded" else "[red]✗[/]"
+        row = self._rows.get(event.task)
+        if row is not None:
+            self._progress.update(row, completed=1, description=f"{mark} {event.task}")
+
+
+def _print_result(result: RunResult) -> None:
+    table = Table(title=f"{result.pipeline} on {result.runner}: metrics")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in sorted(result.metrics.items()):
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(f"wall time: {result.wall_seconds:.1f} s; artifacts and log in [bold]{result.run_dir}[/]")
+
+
+@app.command("run")
+def run(
+    name: str = typer.Argument(..., help="Pipeline to run (see `labkit pipeline list`)."),
+    runner: str = typer.Option("subprocess", "--runner", "-r", help=f"Where tasks run: {', '.join(RUNNERS)}."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Pipeline parameter KEY=VALUE; repeatable."),
+    runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders [default: ./runs]."),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Run a pipeline and print its metrics.
+
+    Example: labkit pipeline run training --param epochs=20 --param seed=7
+
+    Every run gets its own folder (printed at the end) with the artifacts, run.log and result.json.
+    """
+    entry = _entry(name)
+    try:
+        params = parse_params(entry, param)
+        chosen = get_runner(runner)
+    except (ParameterError, RunnerUnavailableError) as exc:
+        fail(str(exc), f"see `labkit pipeline run --help` and the parameters in `labkit pipeline show {name}`")
+    run_dir = new_run_dir(entry.name, runs_dir or runs_root())
+    columns = (SpinnerColumn(finished_text=""), TextColumn("{task.description}"), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err_console, transient=False) as progress:
+            progress.console.print(f"running [bold]{entry.name}[/] with the {runner} runner in {run_dir}")
+            result = chosen.run(entry, params, run_dir, _TaskProgress(progress))
+    except RunnerUnavailableError as exc:
+        fail(str(exc))
+    result.save()
+    if output is OutputFormat.json:
+        typer.echo(
+            json.dumps(
+                {
+                    "succeeded": result.succeeded,
+                    **result.metrics,
+                    "run_dir": result.run_dir,
+                    "error": result.error,
+                    "failed_task": result.failed_task,
+                }
+            )
+        )
+    elif result.succeeded:
+        _print_result(result)
+    if not result.succeeded:
+        fail(
+            f"task {result.failed_task!r} failed: {result.error}" if result.failed_task else str(result.error),
+            f"read the task's full output in {result.log_file}",
+        )

@@ -1,0 +1,185 @@
+"""Pictures of compiled pipelines: the DAG a student will see in the KFP UI, before any cluster exists."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from labkit.compiler import compile_pipeline
+from labkit.registry import PipelineEntry
+
+CHANNEL = re.compile(r"inputs\.parameter_values\['pipelinechannel--([\w-]+?)-(\w+)'\]")
+
+
+@dataclass
+class PipelineGraph:
+    nodes: dict[str, str | None] = field(default_factory=dict)  # task -> label of its enclosing gate/loop
+    edges: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (producer, consumer) -> data names
+
+    def add_edge(self, producer: str, consumer: str, label: str | None) -> None:
+        labels = self.edges.setdefault((producer, consumer), set())
+        if label:
+            labels.add(label)
+
+
+def _group_label(task: dict[str, Any]) -> str:
+    if condition := task.get("triggerPolicy", {}).get("condition"):
+        readable = CHANNEL.sub(lambda m: f"{m.group(1)}.{m.group(2)}", condition)
+        return f"if {readable}"
+    if "parameterIterator" in task or "artifactIterator" in task:
+        return "for each item (ParallelFor)"
+    return task.get("taskInfo", {}).get("name", "group")
+
+
+def _producers(inputs: dict[str, Any], outer: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    """(producer task, data name) for each input, following channels handed down by an enclosing group."""
+    found = []
+    for kind in ("artifacts", "parameters"):
+        for spec in inputs.get(kind, {}).values():
+            produced = spec.get("taskOutputArtifact") or spec.get("taskOutputParameter")
+            if produced:
+                key = produced.get("outputArtifactKey") or produced.get("outputParameterKey")
+                found.append((produced["producerTask"], key))
+                continue
+            channel = spec.get("componentInputArtifact") or spec.get("componentInputParameter")
+            if channel in outer:
+                found.append(outer[channel])
+    return found
+
+
+def graph_from_ir(ir: dict[str, Any]) -> PipelineGraph:
+    """Flatten the IR's nested DAGs (dsl.If, ParallelFor) into tasks labelled with their group."""
+    graph = PipelineGraph()
+
+    def walk(dag: dict[str, Any], group: str | None, outer: dict[str, tuple[str, str]], entry: list[str]) -> None:
+        for name, task in dag.get("tasks", {}).items():
+            component = ir["components"][task["componentRef"]["name"]]
+            sources = _producers(task.get("inputs", {}), outer)
+            if "dag" in component:
+                channels = {}
+                for kind in ("artifacts", "parameters"):
+                    for channel, spec in task.get("inputs", {}).get(kind, {}).items():
+                        resolved = _producers({kind: {channel: spec}}, outer)
+                        if resolved:
+                            channels[channel] = resolved[0]
+                upstream = list(task.get("dependentTasks", [])) or entry
+                walk(component["dag"], _group_label(task), channels, upstream)
+                continue
+            graph.nodes[name] = group
+            for producer, label in sources:
+                graph.add_edge(producer, name, label)
+            if not sources:
+                for producer in task.get("dependentTasks", []) or (entry if group else []):
+                    graph.add_edge(producer, name, None)
+            for producer in task.get("dependentTasks", []):
+                graph.add_edge(producer, name, None)
+
+    walk(ir["root"]["dag"], None, {}, [])
+    graph.edges = {k: v for k, v in graph.edges.items() if k[0] in graph.nodes and k[1] in graph.nodes}
+    return graph
+
+
+def layers(graph: PipelineGraph) -> dict[str, int]:
+    """Longest-path depth of every task: parents always sit above their children."""
+    depth: dict[str, int] = {}
+
+    def visit(node: str) -> int:
+        if node not in depth:
+            parents = [p for (p, c) in graph.edges if c == node]
+            depth[node] = 1 + max((visit(p) for p in parents), default=-1)
+        return depth[node]
+
+    for node in graph.nodes:
+        visit(node)
+    return depth
+
+
+def draw(graph: PipelineGraph, title: str, outputs: list[Path]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    depth = layers(graph)
+    rows: dict[int, list[str]] = {}
+    for node in graph.nodes:
+        rows.setdefault(depth[node], []).append(node)
+    width = max(len(r) for r in rows.values())
+    position = {
+        node: ((i - (len(row) - 1) / 2) * 3.2, -level * 1.6)
+        for level, row in rows.items()
+        for i, node in enumerate(row)
+    }
+    figure, axis = plt.subplots(figsize=(max(7.0, 3.6 * width), 1.3 + 1.25 * len(rows)))
+    box_w, box_h = 2.4, 0.62
+    for (producer, consumer), labels in graph.edges.items():
+        (x0, y0), (x1, y1) = position[producer], position[consumer]
+        skips = depth[consumer] - depth[producer] > 1  # curve around the boxes in between
+        start = (x0 + (box_w / 2 if skips else 0), y0 - (0 if skips else box_h / 2))
+        end = (x1 + (box_w / 2 if skips else 0), y1 + (0 if skips else box_h / 2))
+        axis.annotate(
+            "",
+            xy=end,
+            xytext=start,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": "#555",
+                "lw": 1.2,
+                "connectionstyle": f"arc3,rad={-0.45 if skips else 0}",
+            },
+        )
+        if labels:
+            bend = 0.225 * abs(start[1] - end[1]) if skips else 0.0
+            axis.text(
+                (start[0] + end[0]) / 2 + 0.08 + bend,
+                (start[1] + end[1]) / 2,
+                ", ".join(sorted(labels)),
+                fontsize=7.5,
+                color="#444",
+                ha="left",
+                va="center",
+                style="italic",
+            )
+    groups: dict[str, list[str]] = {}
+    for node, group in graph.nodes.items():
+        style = {"edgecolor": "#1f4e99", "facecolor": "#dbe7fb", "linestyle": "-"}
+        if group:
+            groups.setdefault(group, []).append(node)
+            style = {"edgecolor": "#b35900", "facecolor": "#fff1de", "linestyle": "--"}
+        x, y = position[node]
+        axis.add_patch(
+            FancyBboxPatch(
+                (x - box_w / 2, y - box_h / 2), box_w, box_h, boxstyle="round,pad=0.05", linewidth=1.5, **style
+            )
+        )
+        axis.text(x, y, node, ha="center", va="center", fontsize=10, weight="bold")
+    for group, members in groups.items():
+        xs = [position[m][0] for m in members]
+        ys = [position[m][1] for m in members]
+        axis.text(min(xs) - box_w / 2 - 0.1, max(ys), group, fontsize=8.5, color="#b35900", ha="right", va="center")
+    xs = [p[0] for p in position.values()]
+    ys = [p[1] for p in position.values()]
+    axis.set_xlim(min(xs) - 3.6, max(xs) + 3.6)
+    axis.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    axis.set_title(title, fontsize=12)
+    axis.axis("off")
+    figure.tight_layout()
+    for path in outputs:
+        figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def draw_pipeline(entry: PipelineEntry, out_dir: Path) -> tuple[Path, Path]:
+    """Compile ``entry`` and write ``NAME.png`` and ``NAME.svg`` into ``out_dir``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        ir = yaml.safe_load(compile_pipeline(entry, Path(scratch)).read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png, svg = out_dir / f"{entry.name}.png", out_dir / f"{entry.name}.svg"
+    draw(graph_from_ir(ir), f"pipeline: {entry.name}", [png, svg])
+    return png, svg

@@ -1,0 +1,118 @@
+"""Checks of the machine a student runs the kit on, each with the fix when it fails."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.versions import KIND_VERSION, KUBECTL_VERSION, PYTHON_SUPPORTED
+
+MIN_FREE_DISK_GB = 10
+MIN_RAM_GB_FOR_CLUSTER = 8
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = False
+
+
+def _python() -> Check:
+    current = sys.version_info[:2]
+    low, high = PYTHON_SUPPORTED
+    ok = low <= current <= high
+    return Check(
+        "python",
+        ok,
+        platform.python_version(),
+        "" if ok else f"use Python {low[0]}.{low[1]} to {high[0]}.{high[1]} (e.g. `uv python install 3.11`)",
+        required=True,
+    )
+
+
+def _disk(path: Path) -> Check:
+    free_gb = shutil.disk_usage(path).free / 1e9
+    ok = free_gb >= MIN_FREE_DISK_GB
+    fix = f"free at least {MIN_FREE_DISK_GB} GB (TensorFlow, images and runs need room)"
+    return Check("disk", ok, f"{free_gb:.0f} GB free in {path}", "" if ok else fix, required=True)
+
+
+def _memory() -> Check:
+    total_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    ok = total_gb >= MIN_RAM_GB_FOR_CLUSTER
+    fix = f"the cluster needs {MIN_RAM_GB_FOR_CLUSTER} GB; local runners work with less"
+    return Check("memory", ok, f"{total_gb:.1f} GiB", "" if ok else fix)
+
+
+def _architecture() -> Check:
+    machine = platform.machine().lower()
+    ok = machine in {"x86_64", "amd64"}
+    fix = "KFP's images are amd64-only: on Apple Silicon enable Rosetta in Docker Desktop (see README)"
+    return Check("cpu architecture", ok, machine, "" if ok else fix)
+
+
+def _version_of(command: list[str]) -> str | None:
+    if not shutil.which(command[0]):
+        return None
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "present (version unknown)"
+    return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else "present"
+
+
+def _tool(name: str, command: list[str], fix: str) -> Check:
+    found = _version_of(command)
+    return Check(name, found is not None, found or "not found", "" if found else fix)
+
+
+def _docker_engine() -> Check:
+    fix = "start Docker (Docker Desktop, or `sudo systemctl start docker`); only the docker runner needs it"
+    if not shutil.which("docker"):
+        return Check("docker engine", False, "no docker CLI", fix)
+    try:
+        done = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, timeout=10
+        )
+    except subprocess.TimeoutExpired:
+        return Check("docker engine", False, "docker did not answer in 10 s", fix)
+    if done.returncode != 0:
+        return Check("docker engine", False, "not reachable", fix)
+    return Check("docker engine", True, f"server {done.stdout.strip()}")
+
+
+def run_checks(workdir: Path | None = None) -> list[Check]:
+    arch = "arm64" if platform.machine().lower() in {"arm64", "aarch64"} else "amd64"
+    system = platform.system().lower()
+    kind_url = f"https://kind.sigs.k8s.io/dl/{KIND_VERSION}/kind-{system}-{arch}"
+    kubectl_url = f"https://dl.k8s.io/release/{KUBECTL_VERSION}/bin/{system}/{arch}/kubectl"
+    return [
+        _python(),
+        _disk(workdir or Path.cwd()),
+        _memory(),
+        _architecture(),
+        _tool(
+            "docker cli",
+            ["docker", "--version"],
+            "install Docker: https://docs.docker.com/get-docker/ (Debian/Ubuntu: `sudo apt-get install docker.io`)",
+        ),
+        _docker_engine(),
+        _tool(
+            "kind",
+            ["kind", "version"],
+            f"curl -Lo ./kind {kind_url} && chmod +x ./kind && sudo mv ./kind /usr/local/bin/kind",
+        ),
+        _tool(
+            "kubectl",
+            ["kubectl", "version", "--client"],
+            f"curl -LO {kubectl_url} && chmod +x kubectl && sudo mv kubectl /usr/local/bin/",
+        ),
+    ]

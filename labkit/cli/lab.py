@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from labkit.cli.common import OUTPUT_OPTION, OutputFormat, print_rows
-from labkit.labs import list_labs
+from labkit.cli.common import OUTPUT_OPTION, OutputFormat, fail, print_rows
+from labkit.cli.pipeline import run_and_report
+from labkit.labs import Lab, UnknownLabError, get_lab, list_labs
 from labkit.paths import REPO_ROOT
+from labkit.registry import PipelineEntry
 
 app = typer.Typer(help="The labs of sessions 5-7: guides, starters and self-checks.", no_args_is_help=True)
+
+
+def _lab(session: int) -> Lab:
+    try:
+        return get_lab(session)
+    except UnknownLabError as exc:
+        fail(str(exc), "see `labkit lab list`")
 
 
 @app.command("list")
@@ -24,3 +35,24 @@ def list_command(output: OutputFormat = OUTPUT_OPTION) -> None:
         for lab in list_labs()
     ]
     print_rows(rows, output, title="Labs")
+
+
+@app.command("run")
+def run_command(
+    session: int = typer.Argument(..., help="Session number, e.g. 5."),
+    file: Path = typer.Option(None, "--file", "-f", help="Your pipeline.py [default: the lab's starter]."),
+    runner: str = typer.Option("subprocess", "--runner", "-r", help="Where tasks run (see `labkit pipeline run`)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Pipeline parameter KEY=VALUE; repeatable."),
+    runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders [default: ./runs]."),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Run your version of a lab's pipeline, the one you are completing step by step.
+
+    Example: labkit lab run 5            (runs labs/session-05/starter/pipeline.py)
+    """
+    lab = _lab(session)
+    path = file or lab.starter
+    if not path.is_file():
+        fail(f"{path} does not exist", f"copy the starter: cp {lab.starter} {path}")
+    entry = PipelineEntry.from_file(path, lab.pipeline_function, session=lab.session)
+    run_and_report(entry, runner, param, runs_dir, output)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -12,7 +11,15 @@ from rich.table import Table
 from labkit.cli.common import OUTPUT_OPTION, OutputFormat, console, err_console, fail, print_rows
 from labkit.compiler import DEFAULT_OUT, compile_pipeline
 from labkit.paths import new_run_dir, runs_root
-from labkit.registry import PIPELINES, ParameterError, UnknownPipelineError, get_pipeline, parse_params
+from labkit.registry import (
+    PIPELINES,
+    ParameterError,
+    PipelineEntry,
+    PipelineLoadError,
+    UnknownPipelineError,
+    get_pipeline,
+    parse_params,
+)
 from labkit.runners import RUNNERS, get_runner
 from labkit.runners.base import RunnerUnavailableError, RunResult, TaskEvent
 
@@ -91,7 +98,10 @@ def _print_result(result: RunResult) -> None:
     for key, value in sorted(result.metrics.items()):
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
-    console.print(f"wall time: {result.wall_seconds:.1f} s; artifacts and log in [bold]{result.run_dir}[/]")
+    console.print(f"run folder: [bold]{result.run_dir}[/] (run.log, result.json and these artifacts):")
+    for key, path in sorted(result.artifacts.items()):
+        console.print(f"  {key:<24} {Path(path).relative_to(result.run_dir)}", soft_wrap=True)
+    console.print(f"wall time: {result.wall_seconds:.1f} s")
 
 
 @app.command("run")
@@ -108,12 +118,20 @@ def run(
 
     Every run gets its own folder (printed at the end) with the artifacts, run.log and result.json.
     """
-    entry = _entry(name)
+    run_and_report(_entry(name), runner, param, runs_dir, output)
+
+
+def run_and_report(
+    entry: PipelineEntry, runner: str, param: list[str], runs_dir: Path | None, output: OutputFormat
+) -> RunResult:
+    """Run ``entry`` with progress on stderr, then print its metrics (or JSON) and exit 1 if it failed."""
     try:
         params = parse_params(entry, param)
         chosen = get_runner(runner)
+    except PipelineLoadError as exc:
+        fail(str(exc), "fix the pipeline file; `labkit pipeline compile` shows the same error")
     except (ParameterError, RunnerUnavailableError) as exc:
-        fail(str(exc), f"see `labkit pipeline run --help` and the parameters in `labkit pipeline show {name}`")
+        fail(str(exc), "pass parameters as --param KEY=VALUE; see `labkit pipeline run --help`")
     run_dir = new_run_dir(entry.name, runs_dir or runs_root())
     columns = (SpinnerColumn(finished_text=""), TextColumn("{task.description}"), TimeElapsedColumn())
     try:
@@ -124,17 +142,7 @@ def run(
         fail(str(exc))
     result.save()
     if output is OutputFormat.json:
-        typer.echo(
-            json.dumps(
-                {
-                    "succeeded": result.succeeded,
-                    **result.metrics,
-                    "run_dir": result.run_dir,
-                    "error": result.error,
-                    "failed_task": result.failed_task,
-                }
-            )
-        )
+        typer.echo(result.to_json(indent=None))
     elif result.succeeded:
         _print_result(result)
     if not result.succeeded:
@@ -142,3 +150,4 @@ def run(
             f"task {result.failed_task!r} failed: {result.error}" if result.failed_task else str(result.error),
             f"read the task's full output in {result.log_file}",
         )
+    return result

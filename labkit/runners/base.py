@@ -37,8 +37,8 @@ class RunResult:
     error: str | None = None
     log_file: str | None = None
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, default=str)
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(asdict(self), indent=indent, default=str)
 
     def save(self) -> Path:
         path = Path(self.run_dir) / "result.json"

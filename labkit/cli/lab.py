@@ -40,10 +40,10 @@ def list_command(output: OutputFormat = OUTPUT_OPTION) -> None:
 @app.command("run")
 def run_command(
     session: int = typer.Argument(..., help="Session number, e.g. 5."),
-    file: Path = typer.Option(None, "--file", "-f", help="Your pipeline.py [default: the lab's starter]."),
+    file: Path = typer.Option(None, "--file", "-f", help="Your pipeline.py (default: the lab starter)."),
     runner: str = typer.Option("subprocess", "--runner", "-r", help="Where tasks run (see `labkit pipeline run`)."),
     param: list[str] = typer.Option([], "--param", "-p", help="Pipeline parameter KEY=VALUE; repeatable."),
-    runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders [default: ./runs]."),
+    runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders (default: ./runs)."),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Run your version of a lab's pipeline, the one you are completing step by step.

@@ -109,7 +109,7 @@ def run(
     name: str = typer.Argument(..., help="Pipeline to run (see `labkit pipeline list`)."),
     runner: str = typer.Option("subprocess", "--runner", "-r", help=f"Where tasks run: {', '.join(RUNNERS)}."),
     param: list[str] = typer.Option([], "--param", "-p", help="Pipeline parameter KEY=VALUE; repeatable."),
-    runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders [default: ./runs]."),
+    runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders (default: ./runs)."),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Run a pipeline and print its metrics.

@@ -170,3 +170,66 @@ def resource_sums(docs: list[dict[str, Any]], include_init: bool = False) -> Res
             total.without_requests += replicas * (not requests)
             total.without_limits += replicas * (not limits)
     return total
+
+
+# ---------------------------------------------------------------------------------------------- upstream stand-in
+# What the kit's patches touch in upstream KFP 2.17.0's env/platform-agnostic: upstream's deployment and service
+# names, ports and container requests (read from kubeflow/pipelines manifests/kustomize). KFP images carry the base's
+# placeholder tag `dummy` (upstream's own `images:` replaces it); third-party image tags here are illustrative.
+# It lets the kit's component render offline, in tests and in benchmarks/manifest_resources.py. Written for that
+# purpose, not copied. Deployments whose requests were not read are listed without them (counted as "none").
+# name -> (container image, upstream requests or None)
+UPSTREAM_DEPLOYMENTS: dict[str, tuple[str, dict[str, str] | None]] = {
+    "ml-pipeline": ("ghcr.io/kubeflow/kfp-api-server:dummy", {"cpu": "250m", "memory": "500Mi"}),
+    "ml-pipeline-ui": ("ghcr.io/kubeflow/kfp-frontend:dummy", {"cpu": "10m", "memory": "70Mi"}),
+    "ml-pipeline-persistenceagent": (
+        "ghcr.io/kubeflow/kfp-persistence-agent:dummy",
+        {"cpu": "120m", "memory": "500Mi"},
+    ),
+    "ml-pipeline-scheduledworkflow": ("ghcr.io/kubeflow/kfp-scheduled-workflow-controller:dummy", None),
+    "ml-pipeline-viewer-crd": ("ghcr.io/kubeflow/kfp-viewer-crd-controller:dummy", None),
+    "metadata-writer": ("ghcr.io/kubeflow/kfp-metadata-writer:dummy", None),
+    "metadata-envoy-deployment": ("ghcr.io/kubeflow/kfp-metadata-envoy:dummy", None),
+    "cache-server": ("ghcr.io/kubeflow/kfp-cache-server:dummy", None),
+    "mysql": ("mysql:8.4", {"cpu": "100m", "memory": "800Mi"}),
+    "seaweedfs": ("chrislusf/seaweedfs:3.92", {"cpu": "32m", "memory": "128Mi"}),
+    "workflow-controller": ("quay.io/argoproj/workflow-controller:v3.6.7", None),
+}
+UPSTREAM_SERVICES: dict[str, list[dict[str, Any]]] = {
+    "ml-pipeline": [{"name": "http", "port": 8888}, {"name": "grpc", "port": 8887}],
+    "ml-pipeline-ui": [{"port": 80, "targetPort": 3000}],
+    "seaweedfs": [
+        {"name": "http-s3", "port": 8333},
+        {"name": "http-s3-compat", "port": 9000, "targetPort": 8333},
+        {"name": "http-filer", "port": 8888},
+    ],
+}
+
+
+def upstream_standin_documents() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for name, (image, requests) in UPSTREAM_DEPLOYMENTS.items():
+        container: dict[str, Any] = {"name": "main", "image": image}
+        if requests:
+            container["resources"] = {"requests": requests}
+        docs.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": "kubeflow"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}},
+                },
+            }
+        )
+    for name, ports in UPSTREAM_SERVICES.items():
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name, "namespace": "kubeflow"},
+                "spec": {"selector": {"app": name}, "ports": ports},
+            }
+        )
+    return docs

@@ -62,7 +62,7 @@ def test_every_deployment_gets_requests_and_limits_and_pinned_images(laptop_over
     assert api["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": 1, "memory": "512Mi"}}
     assert api["image"] == "ghcr.io/kubeflow/kfp-api-server:2.17.0"
     scheduled = deployments["ml-pipeline-scheduledworkflow"]["spec"]["template"]["spec"]["containers"][0]
-    assert scheduled["resources"]["limits"] == {"cpu": "500m", "memory": "256Mi"}  # the default reached it
+    assert scheduled["resources"]["limits"] == {"cpu": "500m", "memory": "192Mi"}  # the default reached it
 
 
 def test_trimmed_requests_fit_an_8_gb_laptop(laptop_overlay: Path, upstream_standin: list[dict]) -> None:

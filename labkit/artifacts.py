@@ -100,9 +100,17 @@ def config_from_cluster(context: str | None = None, namespace: str = KFP_NAMESPA
 
 
 def make_client(cfg: ObjectStoreConfig) -> Any:
+    """A minio client that gives up on a dead endpoint in seconds (its default retries take ~10 s)."""
+    import urllib3
     from minio import Minio
 
-    return Minio(cfg.endpoint, access_key=cfg.access_key, secret_key=cfg.secret_key, secure=cfg.secure)
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=5, read=120),
+        retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
+    return Minio(
+        cfg.endpoint, access_key=cfg.access_key, secret_key=cfg.secret_key, secure=cfg.secure, http_client=http
+    )
 
 
 def _split_key(key: str, run_id: str) -> tuple[str, str] | None:

@@ -92,6 +92,10 @@ def _print_result(result: RunResult) -> None:
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
     console.print(f"wall time: {result.wall_seconds:.1f} s; artifacts and log in [bold]{result.run_dir}[/]")
+    if "kfp_run_id" in result.artifacts:  # cluster runs: artifacts stay in the cluster's object store
+        console.print(
+            f"KFP run {result.artifacts['kfp_run_url']}; `labkit artifacts ls {result.artifacts['kfp_run_id']}`"
+        )
 
 
 @app.command("run")

@@ -158,7 +158,7 @@ class ClusterRunner:
         except (urllib.error.URLError, OSError) as exc:
             raise RunnerUnavailableError(
                 f"no Kubeflow Pipelines API at {self.host} ({getattr(exc, 'reason', exc)}); "
-                "start the cluster with `labkit cluster up` (then `labkit image load` so tasks need no pulls)"
+                "start the cluster with `labkit cluster up` (then `labkit cluster load-images` so tasks need no pulls)"
             ) from exc
 
     def run(self, entry: PipelineEntry, params: dict[str, Any], run_dir: Path, on_event: EventSink) -> RunResult:
@@ -200,6 +200,9 @@ class ClusterRunner:
         failed_task, error = (None, None) if succeeded else failure_report(snapshots, run, kube_context())
         if state == "TIMEOUT":
             error = f"run did not finish in {self.timeout_seconds:.0f} s and was terminated"
+        if error:
+            with log_path.open("a") as log:
+                log.write(f"{failed_task or 'run'}: {error}\n")
         return RunResult(
             pipeline=entry.name,
             runner=self.name,

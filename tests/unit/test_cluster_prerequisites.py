@@ -102,3 +102,12 @@ def test_down_and_status_without_a_cluster_are_harmless() -> None:
         assert status.exit_code == 1 and "labkit cluster up" in status.output
     help_text = runner.invoke(app, ["cluster", "--help"]).output
     assert "load-images" in help_text and "up" in help_text
+
+
+@pytest.mark.skipif(cluster.shutil.which("kind") is not None, reason="kind is installed")
+def test_loading_images_without_a_cluster_says_to_create_it() -> None:
+    with pytest.raises(cluster.ClusterError, match="no kind cluster named 'labkit'") as caught:
+        cluster.load_images_into_kind(cluster.kit_images(), "labkit", lambda event: None)
+    assert caught.value.fix == "labkit cluster up"
+    result = CliRunner().invoke(app, ["cluster", "load-images"])
+    assert result.exit_code == 1 and "labkit cluster up" in result.output

@@ -252,6 +252,14 @@ def cluster_exists(name: str = CLUSTER_NAME) -> bool:
 
 def create_cluster(name: str, on_event: ClusterEventSink) -> None:
     if cluster_exists(name):
+        # A `kind create` interrupted half-way leaves a node container whose API never answers.
+        try:
+            kubectl(kube_context(name), "get", "--raw", "/readyz", timeout=30)
+        except ClusterError as exc:
+            raise ClusterError(
+                f"kind cluster {name!r} exists but its API server does not answer",
+                f"recreate it: `labkit cluster down --name {name}` then `labkit cluster up --name {name}`",
+            ) from exc
         on_event(ClusterEvent("cluster", f"kind cluster {name!r} exists; reusing it", finished=True))
         return
     on_event(ClusterEvent("cluster", f"creating kind cluster {name!r} ({KIND_NODE_IMAGE.split('@')[0]})"))

@@ -70,9 +70,9 @@ def up(
 ) -> None:
     """Create the cluster (if absent) and install Kubeflow Pipelines; prints the UI URL.
 
-    Checks first: Docker running, kind and kubectl installed, free memory, inotify limits, CPU architecture
-    and free host ports, each with its fix. Then: kind cluster -> KFP cluster-scoped resources -> wait for the
-    CRDs -> the kit's overlay -> wait for every deployment. First run: 10-20 min (image pulls).
+    Checks first, each with its fix: Docker, kind, kubectl, memory, inotify limits, CPU, free ports.
+    Then: kind cluster -> KFP CRDs -> wait -> the kit's overlay -> wait for every deployment.
+    First run: 10-20 min (image pulls). Safe to repeat; an interrupted run resumes.
     """
     try:
         with _progress() as progress:
@@ -126,10 +126,10 @@ def image_load(
     images: list[str] = typer.Argument(None, help="Images to load [default: the kit's components and TFX images]."),
     name: str = NAME_OPTION,
 ) -> None:
-    """Copy the kit's locally built images into the kind node (`kind load docker-image`), so tasks need no pull.
+    """Copy locally built images into the kind node (`kind load docker-image`), so tasks need no pull.
 
-    Example: labkit image load            (the kit's images)
-             labkit image load my-image:1.0
+    Example: labkit cluster load-images              (the kit's components and TFX images)
+    Example: labkit cluster load-images my-image:1.0
     """
     chosen = images or kit_images()
     try:

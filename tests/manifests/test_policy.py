@@ -105,3 +105,12 @@ def test_the_kind_check_bites_on_an_open_port_and_a_floating_image() -> None:
     problems = kind_config_violations(config)
     assert any("not pinned by digest" in p for p in problems)
     assert any("0.0.0.0" in p for p in problems)
+
+
+def test_ci_and_devcontainer_use_the_kits_tool_pins() -> None:
+    from labkit.versions import KIND_VERSION, KUBECTL_VERSION
+
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "cluster-e2e.yml").read_text())
+    assert workflow["env"] == {"KIND_VERSION": KIND_VERSION, "KUBECTL_VERSION": KUBECTL_VERSION}
+    devcontainer = (REPO_ROOT / ".devcontainer" / "devcontainer.json").read_text()
+    assert f'"version": "{KUBECTL_VERSION.lstrip("v")}"' in devcontainer

@@ -129,7 +129,8 @@ def metrics_from_store(run_id: str, task: str = "evaluate", output: str = "metri
     try:
         client = make_client(config_from_cluster(context=kube_context()))
         for artifact in list_run_artifacts(client, run_id):
-            if artifact.task == task and artifact.name.split("/")[0] == output:
+            # KFP versions differ on an id segment between task and output name; match the segment itself.
+            if artifact.task == task and output in artifact.name.split("/"):
                 response = client.get_object("mlpipeline", artifact.key)
                 try:
                     return json.loads(response.read() or b"{}")

@@ -82,7 +82,7 @@ def test_seaweedfs_networkpolicy_admits_the_node_port(laptop_overlay: Path) -> N
 @pytest.mark.skipif(
     os.environ.get("LABKIT_ONLINE") != "1", reason="needs network: set LABKIT_ONLINE=1 to fetch upstream"
 )
-def test_full_overlay_renders_from_upstream() -> None:
+def test_full_overlay_renders_from_upstream(kubectl: str) -> None:
     docs = render(KFP, timeout=600)
     deployments = _by_name(docs, "Deployment")
     assert {"ml-pipeline", "ml-pipeline-ui", "seaweedfs", "mysql"} <= set(deployments)

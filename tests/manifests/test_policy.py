@@ -19,7 +19,7 @@ SCHEMA_VERSION = ".".join(KUBERNETES_VERSION.split(".")[:2]) + ".0"
 
 
 @pytest.fixture(scope="module", params=KIT_KUSTOMIZATIONS)
-def rendered(request: pytest.FixtureRequest) -> list[dict]:
+def rendered(request: pytest.FixtureRequest, kubectl: str) -> list[dict]:
     return render(MANIFESTS / request.param)
 
 
@@ -35,7 +35,7 @@ def test_laptop_component_output_matches_the_schemas(laptop_overlay: Path) -> No
     assert schema_errors(render(laptop_overlay), SCHEMA_VERSION) == []
 
 
-def test_environments_are_the_namespaces_the_cli_uses() -> None:
+def test_environments_are_the_namespaces_the_cli_uses(kubectl: str) -> None:
     for env in ("dev", "test", "prod"):
         docs = render(MANIFESTS / "environments" / env)
         kinds = {d["kind"]: d for d in docs}
@@ -44,7 +44,7 @@ def test_environments_are_the_namespaces_the_cli_uses() -> None:
         assert {"ResourceQuota", "LimitRange"} <= set(kinds)
 
 
-def test_serving_uses_the_mapped_port_and_the_model_name() -> None:
+def test_serving_uses_the_mapped_port_and_the_model_name(kubectl: str) -> None:
     docs = {d["kind"]: d for d in render(MANIFESTS / "serving")}
     ports = {p["name"]: p for p in docs["Service"]["spec"]["ports"]}
     assert ports["rest"]["nodePort"] == cluster.SERVING_PORT and ports["rest"]["port"] == 8501

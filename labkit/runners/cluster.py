@@ -118,28 +118,36 @@ def failure_report(snapshots: dict[str, TaskSnapshot], run: Any, context: str) -
     return task.name, f"{task.error or 'task failed'}; see its logs: {where}"
 
 
-def metrics_from_store(run_id: str, task: str = "evaluate", output: str = "metrics") -> dict[str, Any]:
-    """The Metrics artifact's JSON, when the component wrote one to ``metrics.path``.
+def read_metrics(client: Any, run_id: str, task: str = "evaluate", output: str = "metrics") -> dict[str, Any]:
+    """The Metrics artifact's JSON, when the component wrote one to ``metrics.path``; else {}.
 
     KFP 2.17 keeps Metrics *metadata* in ML Metadata, which is not reachable from the laptop; the object store
-    is. A component that also dumps its metrics to the artifact file makes them visible here; otherwise {}.
+    is, and the launcher uploads whatever file a component wrote at an output's path.
     """
-    from labkit.artifacts import ArtifactStoreError, config_from_cluster, list_run_artifacts, make_client
+    from labkit.artifacts import ARTIFACT_BUCKET, list_run_artifacts
+
+    for artifact in list_run_artifacts(client, run_id):
+        # KFP versions differ on an id segment between task and output name; match the segment itself.
+        if artifact.task == task and output in artifact.name.split("/"):
+            response = client.get_object(ARTIFACT_BUCKET, artifact.key)
+            try:
+                payload = json.loads(response.read() or b"{}")
+            except ValueError:
+                return {}
+            finally:
+                response.close()
+                response.release_conn()
+            return payload if isinstance(payload, dict) else {}
+    return {}
+
+
+def metrics_from_store(run_id: str) -> dict[str, Any]:
+    from labkit.artifacts import ArtifactStoreError, config_from_cluster, make_client
 
     try:
-        client = make_client(config_from_cluster(context=kube_context()))
-        for artifact in list_run_artifacts(client, run_id):
-            # KFP versions differ on an id segment between task and output name; match the segment itself.
-            if artifact.task == task and output in artifact.name.split("/"):
-                response = client.get_object("mlpipeline", artifact.key)
-                try:
-                    return json.loads(response.read() or b"{}")
-                finally:
-                    response.close()
-                    response.release_conn()
-    except (ArtifactStoreError, ValueError):
+        return read_metrics(make_client(config_from_cluster(context=kube_context())), run_id)
+    except ArtifactStoreError:
         return {}
-    return {}
 
 
 class ClusterRunner:

@@ -107,6 +107,7 @@ def run_in_store(seaweedfs: ObjectStoreConfig, tmp_path_factory: pytest.TempPath
     layout = {
         f"v2/artifacts/training/{RUN_ID}/train/model/saved_model.keras": b"k" * 2048,
         f"v2/artifacts/training/{RUN_ID}/evaluate/metrics": b'{"accuracy": 0.97}',
+        f"v2/artifacts/training/{OTHER_RUN}/evaluate/7f3a/metrics": b'{"accuracy": 0.5, "macro_f1": 0.4}',
         f"v2/artifacts/training/{RUN_ID}/ingest/dataset/data.csv": b"species,bill\nAdelie,39.1\n",
         f"v2/artifacts/training/{OTHER_RUN}/train/model/saved_model.keras": b"other",
         "unrelated/readme.txt": b"not an artifact",
@@ -151,6 +152,15 @@ def test_cli_ls_and_get_go_through_the_real_store(
     got = runner.invoke(app, ["artifacts", "get", RUN_ID, "--dest", str(tmp_path)])
     assert got.exit_code == 0, got.output
     assert (tmp_path / RUN_ID / "ingest" / "dataset" / "data.csv").read_text().startswith("species")
+
+
+def test_cluster_runner_reads_the_metrics_object_of_its_run(run_in_store: ObjectStoreConfig) -> None:
+    from labkit.runners.cluster import read_metrics
+
+    client = make_client(run_in_store)
+    assert read_metrics(client, RUN_ID) == {"accuracy": 0.97}
+    assert read_metrics(client, OTHER_RUN) == {"accuracy": 0.5, "macro_f1": 0.4}  # with an id segment
+    assert read_metrics(client, RUN_ID, task="push") == {}
 
 
 def test_wrong_credentials_are_reported_not_swallowed(run_in_store: ObjectStoreConfig) -> None:

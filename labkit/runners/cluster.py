@@ -7,10 +7,12 @@ changes into the same TaskEvents the local runners emit. Metrics come from the o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +152,14 @@ def metrics_from_store(run_id: str) -> dict[str, Any]:
         return {}
 
 
+def _api_message(exc: Any) -> str:
+    """The server's own words from an ApiException body (KFP answers JSON with a "message")."""
+    try:
+        return str(json.loads(exc.body).get("message") or exc.body)
+    except (TypeError, ValueError, AttributeError):
+        return str(exc.body or exc)
+
+
 class ClusterRunner:
     """Runs on Kubeflow Pipelines in the kind cluster made by ``labkit cluster up``."""
 
@@ -177,19 +187,39 @@ class ClusterRunner:
 
         self._check_reachable()
         from kfp import Client
+        from kfp_server_api import ApiException
 
         package = compile_pipeline(entry, run_dir)
         task_names = executor_task_names(yaml.safe_load(package.read_text()))
-        client = Client(host=self.host)
-        start = time.perf_counter()
-        submitted = client.create_run_from_pipeline_package(
-            str(package), arguments=params, run_name=f"{entry.name}-{run_dir.name}", experiment_name=EXPERIMENT
-        )
-        run_id = submitted.run_id
         log_path = run_dir / "run.log"
         tracker = TaskTracker(on_event)
         snapshots: dict[str, TaskSnapshot] = {}
+        start = time.perf_counter()
         with log_path.open("w") as log:
+            # kfp.Client prints links (to the API host, not the UI) and warns about old servers; keep both in
+            # the run's log, since the core never prints.
+            with contextlib.redirect_stdout(log), warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                client = Client(host=self.host)
+                try:
+                    submitted = client.create_run_from_pipeline_package(
+                        str(package),
+                        arguments=params,
+                        run_name=f"{entry.name}-{run_dir.name}",
+                        experiment_name=EXPERIMENT,
+                    )
+                except ApiException as exc:  # the backend refused the pipeline (e.g. an unsupported feature)
+                    log.write(f"submit failed: {exc.status} {exc.reason}\n{exc.body}\n")
+                    return RunResult(
+                        pipeline=entry.name,
+                        runner=self.name,
+                        run_dir=str(run_dir),
+                        succeeded=False,
+                        wall_seconds=round(time.perf_counter() - start, 3),
+                        error=f"KFP refused the run ({exc.status} {exc.reason}): {_api_message(exc)}",
+                        log_file=str(log_path),
+                    )
+            run_id = submitted.run_id
             log.write(f"run {run_id}: {UI_URL}/#/runs/details/{run_id}\n")
             while True:
                 run = client.get_run(run_id)

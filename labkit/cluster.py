@@ -390,19 +390,26 @@ def kit_images() -> list[str]:
     return [COMPONENTS_IMAGE, TFX_IMAGE]
 
 
-def load_images_into_kind(images: Iterable[str], cluster_name: str, on_event: ClusterEventSink) -> list[str]:
-    """``kind load docker-image`` each local image so pipeline tasks start without a registry pull."""
+def load_images_into_kind(
+    images: Iterable[str], cluster_name: str, on_event: ClusterEventSink, skip_missing: bool = False
+) -> list[str]:
+    """``kind load docker-image`` each local image so pipeline tasks start without a registry pull.
+
+    With ``skip_missing`` images not built locally are left out (reported in an event) instead of failing: the
+    default set includes the TFX image, which only session 6 needs. Returns the images loaded.
+    """
     images = list(images)
     if not cluster_exists(cluster_name):
         raise ClusterError(f"no kind cluster named {cluster_name!r}", "labkit cluster up")
     missing = [image for image in images if _capture(["docker", "image", "inspect", image]).returncode != 0]
+    fix = "build them first with `labkit image build` (see `labkit image --help`)"
+    if missing and (not skip_missing or len(missing) == len(images)):
+        raise ClusterError(f"image(s) not built locally: {', '.join(missing)}", fix)
     if missing:
-        raise ClusterError(
-            f"image(s) not built locally: {', '.join(missing)}",
-            "build them first with `labkit image build` (see `labkit image --help`)",
-        )
-    for done, image in enumerate(images):
-        on_event(ClusterEvent("images", f"loading {image}", done, len(images)))
+        on_event(ClusterEvent("images", f"skipping images not built locally: {', '.join(missing)}", finished=True))
+    present = [image for image in images if image not in missing]
+    for done, image in enumerate(present):
+        on_event(ClusterEvent("load", f"loading {image}", done, len(present)))
         _run(["kind", "load", "docker-image", image, "--name", cluster_name], timeout=900)
-    on_event(ClusterEvent("images", f"loaded {len(images)} image(s)", len(images), len(images), finished=True))
-    return images
+    on_event(ClusterEvent("load", f"loaded {len(present)} image(s)", len(present), len(present), finished=True))
+    return present

@@ -131,13 +131,14 @@ def image_load(
     Example: labkit cluster load-images              (the kit's components and TFX images)
     Example: labkit cluster load-images my-image:1.0
     """
-    chosen = images or kit_images()
     try:
         with _progress() as progress:
-            load_images_into_kind(chosen, name, _ClusterProgress(progress))
+            loaded = load_images_into_kind(
+                images or kit_images(), name, _ClusterProgress(progress), skip_missing=not images
+            )
     except ClusterError as exc:
         fail(str(exc), exc.fix)
-    console.print(f"loaded into kind-{name}: {', '.join(chosen)}")
+    console.print(f"loaded into kind-{name}: {', '.join(loaded)}")
 
 
 app.command("load-images")(image_load)

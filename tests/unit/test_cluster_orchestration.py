@@ -97,3 +97,27 @@ def test_a_failing_kubectl_step_names_the_command(fake_tools: Path) -> None:
     kubectl.write_text('#!/bin/sh\necho "kubectl $*" >> "$FAKE_LOG"\necho "error: no matches for kind" >&2\nexit 1\n')
     with pytest.raises(cluster.ClusterError, match=r"(?s)apply --server-side.*failed:.*no matches for kind"):
         cluster.cluster_up(lambda event: None)
+
+
+FAKE_DOCKER = """#!/bin/sh
+echo "docker $*" >> "$FAKE_LOG"
+[ "$1 $2" = "image inspect" ] && [ "$3" = "labkit-components:0.1.0" ] && exit 0
+exit 1
+"""
+
+
+def test_load_images_skips_unbuilt_defaults_but_not_named_ones(fake_tools: Path) -> None:
+    docker = Path(os.environ["PATH"].split(os.pathsep)[0]) / "docker"
+    docker.write_text(FAKE_DOCKER)
+    docker.chmod(0o755)
+    cluster.cluster_up(lambda event: None)
+    events: list[cluster.ClusterEvent] = []
+    loaded = cluster.load_images_into_kind(
+        ["labkit-components:0.1.0", "labkit-tfx:0.1.0"], "labkit", events.append, skip_missing=True
+    )
+    assert loaded == ["labkit-components:0.1.0"]
+    assert "kind load docker-image labkit-components:0.1.0 --name labkit" in _calls(fake_tools)
+    assert any("skipping images not built locally: labkit-tfx:0.1.0" in e.message for e in events)
+    with pytest.raises(cluster.ClusterError, match=r"not built locally: labkit-tfx:0\.1\.0") as caught:
+        cluster.load_images_into_kind(["labkit-tfx:0.1.0"], "labkit", lambda event: None)
+    assert "labkit image build" in caught.value.fix

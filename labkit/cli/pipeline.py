@@ -102,6 +102,10 @@ def _print_result(result: RunResult) -> None:
     for key, path in sorted(result.artifacts.items()):
         console.print(f"  {key:<24} {Path(path).relative_to(result.run_dir)}", soft_wrap=True)
     console.print(f"wall time: {result.wall_seconds:.1f} s")
+    if "kfp_run_id" in result.artifacts:  # cluster runs: artifacts stay in the cluster's object store
+        console.print(
+            f"KFP run {result.artifacts['kfp_run_url']}; `labkit artifacts ls {result.artifacts['kfp_run_id']}`"
+        )
 
 
 @app.command("run")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from labkit.runners.base import Runner, RunnerUnavailableError
+from labkit.runners.cluster import ClusterRunner
 from labkit.runners.local import SubprocessRunner
 
-RUNNERS: dict[str, type] = {"subprocess": SubprocessRunner}
+RUNNERS: dict[str, type] = {"subprocess": SubprocessRunner, "cluster": ClusterRunner}
 
 
 def get_runner(name: str) -> Runner:

@@ -18,9 +18,9 @@ def evaluate(
     Returns whether the model beats the baseline and reaches the threshold: the pipeline's gate. It is a
     single output because kfp.local 2.17 cannot resolve named outputs inside dsl.If conditions.
     """
-    import pandas as pd
-
     import json
+
+    import pandas as pd
 
     from components.evaluate.logic import evaluate_model_dir
 

@@ -1,9 +1,9 @@
 """A deterministic stream of penguin batches whose drift grows batch after batch.
 
-Batch ``k`` is ``rows`` penguins sampled from the clean palmerpenguins table with the random stream ``(seed, k)`` (without
-replacement while ``rows`` fits in the table, so a batch never holds the same penguin twice and its train/test
-split does not leak). Batches before ``knobs.start`` are left as sampled: batch 0 is the reference distribution.
-From batch ``start`` on, the drift *level* is ``k - start + 1`` and
+Batch ``k`` is ``rows`` penguins sampled from the clean palmerpenguins table with the random stream
+``(seed, k)``, without replacement while ``rows`` fits in the table (so a batch never holds the same penguin
+twice and its train/test split does not leak). Batches before ``knobs.start`` are left as sampled: batch 0
+is the reference distribution. From batch ``start`` on, the drift *level* is ``k - start + 1`` and
 
 - every feature in ``knobs.numeric`` is shifted by ``level * knobs.shift_per_batch`` reference standard deviations
   (the species label is kept, so the feature -> species relation moves and an old model loses accuracy);

@@ -94,7 +94,8 @@ def compare(
         better, reason = (
             False,
             (
-                f"challenger {challenger_accuracy:.3f} does not beat champion {champion_version} {champion_accuracy:.3f}"
+                f"challenger {challenger_accuracy:.3f} does not beat champion {champion_version} "
+                f"{champion_accuracy:.3f}"
                 f" by more than {min_improvement}"
             ),
         )

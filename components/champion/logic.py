@@ -50,7 +50,7 @@ class Comparison:
         return asdict(self)
 
 
-def _scores(model_dir: Path, test: pd.DataFrame) -> tuple[float, float]:
+def score_model(model_dir: Path, test: pd.DataFrame) -> tuple[float, float]:
     network = load_dense_network(model_dir)
     matrix = confusion_matrix(
         encode_labels(test, network.preprocessing), network.predict(test), len(network.preprocessing["classes"])
@@ -69,12 +69,12 @@ def compare(
     """The challenger wins only if it beats the majority-class baseline and the champion by more than
     ``min_improvement`` accuracy on the same test rows. A tie keeps the champion: replacing a serving model
     has a cost, so it needs evidence."""
-    challenger_accuracy, challenger_f1 = _scores(challenger_dir, test)
+    challenger_accuracy, challenger_f1 = score_model(challenger_dir, test)
     network = load_dense_network(challenger_dir)
     classes = network.preprocessing["classes"]
     majority = int(np.bincount(encode_labels(train, network.preprocessing), minlength=len(classes)).argmax())
     baseline_accuracy = float(np.mean(encode_labels(test, network.preprocessing) == majority))
-    champion_accuracy = _scores(champion_dir, test)[0] if champion_dir is not None else None
+    champion_accuracy = score_model(champion_dir, test)[0] if champion_dir is not None else None
     if challenger_accuracy <= baseline_accuracy:
         better, reason = (
             False,

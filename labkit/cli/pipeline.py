@@ -100,19 +100,27 @@ def run(
     runner: str = typer.Option("subprocess", "--runner", "-r", help=f"Where tasks run: {', '.join(RUNNERS)}."),
     param: list[str] = typer.Option([], "--param", "-p", help="Pipeline parameter KEY=VALUE; repeatable."),
     runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders [default: ./runs]."),
+    env: str = typer.Option(
+        None, "--env", "-e", help="dev, test or prod: that environment's parameters (a --param still wins)."
+    ),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Run a pipeline and print its metrics.
 
     Example: labkit pipeline run training --param epochs=20 --param seed=7
+    Example: labkit pipeline run training --env dev   (dev's parameters: 5 epochs)
 
     Every run gets its own folder (printed at the end) with the artifacts, run.log and result.json.
     """
     entry = _entry(name)
     try:
         params = parse_params(entry, param)
+        if env is not None:
+            from labkit.environments import get_environment
+
+            params = get_environment(env).params_for(entry, params)
         chosen = get_runner(runner)
-    except (ParameterError, RunnerUnavailableError) as exc:
+    except (ParameterError, RunnerUnavailableError, LookupError) as exc:
         fail(str(exc), f"see `labkit pipeline run --help` and the parameters in `labkit pipeline show {name}`")
     run_dir = new_run_dir(entry.name, runs_dir or runs_root())
     columns = (SpinnerColumn(finished_text=""), TextColumn("{task.description}"), TimeElapsedColumn())

@@ -11,6 +11,7 @@ With one worker the same code runs with the same strategy, which makes a 1-vs-2 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -93,7 +94,7 @@ def _worker(spec: dict) -> None:
             probabilities = model(x, training=True)
             loss = tf.nn.compute_average_loss(per_example_loss(y, probabilities), global_batch_size=global_batch)
         gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probabilities, axis=1), tf.cast(y, tf.int64)), tf.float32))
         return loss, correct
 
@@ -152,40 +153,37 @@ def train_multiworker(
     }
     repo_root = Path(__file__).resolve().parents[2]
     start = time.perf_counter()
-    processes = []
-    logs = []
-    for index in range(workers):
-        env = {
-            **os.environ,
-            "TF_CONFIG": tf_config(addresses, index),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])),
-        }
-        log = tempfile.TemporaryFile(mode="w+")
-        logs.append(log)
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "components.train.distributed", json.dumps({**spec, "index": index})],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+    with contextlib.ExitStack() as stack:
+        processes, logs = [], []
+        for index in range(workers):
+            env = {
+                **os.environ,
+                "TF_CONFIG": tf_config(addresses, index),
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(repo_root), os.environ.get("PYTHONPATH")])),
+            }
+            log = stack.enter_context(tempfile.TemporaryFile(mode="w+"))
+            logs.append(log)
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "components.train.distributed", json.dumps({**spec, "index": index})],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
-    try:
-        codes = [p.wait(timeout=timeout) for p in processes]
-    except subprocess.TimeoutExpired:
-        for p in processes:
-            p.kill()
-        raise DistributedTrainingError(f"workers did not finish in {timeout} s (addresses {addresses})") from None
-    wall = time.perf_counter() - start
-    failed = [i for i, code in enumerate(codes) if code != 0]
-    if failed:
-        logs[failed[0]].seek(0)
-        tail = "\n".join(line for line in logs[failed[0]].read().splitlines() if not line.startswith((" ", "[")))[
-            -3000:
-        ]
-        raise DistributedTrainingError(f"worker {failed[0]} exited with {codes[failed[0]]}:\n{tail}")
-    for log in logs:
-        log.close()
+        try:
+            codes = [p.wait(timeout=timeout) for p in processes]
+        except subprocess.TimeoutExpired:
+            for p in processes:
+                p.kill()
+            raise DistributedTrainingError(f"workers did not finish in {timeout} s (addresses {addresses})") from None
+        wall = time.perf_counter() - start
+        failed = [i for i, code in enumerate(codes) if code != 0]
+        if failed:
+            logs[failed[0]].seek(0)
+            lines = [line for line in logs[failed[0]].read().splitlines() if not line.startswith((" ", "["))]
+            tail = "\n".join(lines)[-3000:]
+            raise DistributedTrainingError(f"worker {failed[0]} exited with {codes[failed[0]]}:\n{tail}")
     details = json.loads((Path(model_dir) / "distributed.json").read_text())
     history = json.loads((Path(model_dir) / "history.json").read_text())
     return DistributedRun(

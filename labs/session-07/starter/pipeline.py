@@ -33,7 +33,7 @@ def continuous_training_pipeline(
     min_improvement: float = 0.0,
     force_retrain: bool = False,
 ) -> Metrics:
-    reference_task = ingest(source=reference)
+    reference_task = ingest(source=reference)  # noqa: F841  (lo usás en el step 1)
     batch_task = ingest(source=batch)
     validate_task = validate(dataset=batch_task.outputs["dataset"])
 

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import special, stats
 
 EPSILON = 1e-4  # floor for empty bins, so PSI and log ratios stay finite
+PLOT_BINS = 40  # histogram bins the report draws
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class FeatureDrift:
     drifted: bool
     reference_rows: int
     current_rows: int
+    # What the report draws, computed here from the sorted samples so the report never rescans the raw data:
+    # numeric -> histogram edges (len k+1); categorical -> category names (len k); counts per bin/category.
+    plot_bins: list = field(default_factory=list)
+    reference_counts: list = field(default_factory=list)
+    current_counts: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -156,17 +162,35 @@ def numeric_drift(
     cur_counts = cur_counts.astype(np.float64)
     psi_value, js_value = psi(ref_counts, cur_counts), js_distance(ref_counts, cur_counts)
     drifted = p_value < thresholds.alpha and (psi_value >= thresholds.psi or js_value >= thresholds.js)
+    low, high = min(reference_sorted[0], current_sorted[0]), max(reference_sorted[-1], current_sorted[-1])
+    plot_edges = np.linspace(low, high if high > low else low + 1.0, PLOT_BINS + 1)
     return FeatureDrift(
-        feature, "numeric", "ks", statistic, p_value, psi_value, js_value, bool(drifted), len(reference), len(current)
+        feature,
+        "numeric",
+        "ks",
+        statistic,
+        p_value,
+        psi_value,
+        js_value,
+        bool(drifted),
+        len(reference),
+        len(current),
+        plot_edges.tolist(),
+        _histogram(reference_sorted, plot_edges),
+        _histogram(current_sorted, plot_edges),
     )
+
+
+def _histogram(sorted_values: np.ndarray, edges: np.ndarray) -> list[int]:
+    """np.histogram's counts (last bin closed) from a sorted sample: one binary search per edge."""
+    inner = np.searchsorted(sorted_values, edges[1:-1], side="left")
+    return np.diff(inner, prepend=0, append=len(sorted_values)).tolist()
 
 
 def categorical_drift(
     feature: str, reference: np.ndarray, current: np.ndarray, thresholds: DriftThresholds
 ) -> FeatureDrift:
-    # Hash counting (pandas) instead of sorting: linear time on a million strings.
-    ref_shares = pd.Series(reference).astype(str).value_counts(sort=False)
-    cur_shares = pd.Series(current).astype(str).value_counts(sort=False)
+    ref_shares, cur_shares = _category_counts(reference), _category_counts(current)
     categories = ref_shares.index.union(cur_shares.index)
     ref_counts = ref_shares.reindex(categories, fill_value=0).to_numpy(dtype=np.float64)
     cur_counts = cur_shares.reindex(categories, fill_value=0).to_numpy(dtype=np.float64)
@@ -184,7 +208,17 @@ def categorical_drift(
         bool(drifted),
         len(reference),
         len(current),
+        [str(c) for c in categories],
+        ref_counts.tolist(),
+        cur_counts.tolist(),
     )
+
+
+def _category_counts(values: np.ndarray) -> pd.Series:
+    """Counts per category, by hashing (linear time on a million strings); labels compared as text."""
+    counts = pd.Series(values).value_counts(sort=False)
+    counts.index = counts.index.astype(str)  # a handful of labels, not a million values
+    return counts.groupby(level=0).sum()
 
 
 def detect_drift(

@@ -10,8 +10,6 @@ import pandas as pd
 
 from components.drift.logic import DriftResult
 
-HISTOGRAM_BINS = 40
-
 
 def _png(figure) -> str:
     """The figure as an inline PNG <img>: rasterising is several times faster than SVG for many panels."""
@@ -52,35 +50,25 @@ def scores_figure(result: DriftResult) -> str:
     return _png(figure)
 
 
-def distributions_figure(reference: pd.DataFrame, current: pd.DataFrame, result: DriftResult) -> str:
+def distributions_figure(result: DriftResult) -> str:
     """One panel per feature: reference vs current density (numeric) or category shares (categorical)."""
     plt = _pyplot()
     columns = 4
     rows = -(-len(result.features) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.5 * rows), squeeze=False)
     for axis, feature in zip(axes.flat, result.features, strict=False):
-        ref, cur = reference[feature.feature].to_numpy(), current[feature.feature].to_numpy()
+        ref = np.asarray(feature.reference_counts, dtype=np.float64)
+        cur = np.asarray(feature.current_counts, dtype=np.float64)
+        ref, cur = ref / max(ref.sum(), 1.0), cur / max(cur.sum(), 1.0)
         if feature.kind == "numeric":
-            low = float(min(np.min(ref), np.min(cur)))
-            high = float(max(np.max(ref), np.max(cur)))
-            edges = np.linspace(low, high if high > low else low + 1.0, HISTOGRAM_BINS + 1)
-            for values, color, label in ((ref, "tab:blue", "reference"), (cur, "tab:orange", "current")):
-                counts, _ = np.histogram(values, bins=edges)
-                axis.stairs(
-                    counts / counts.sum(), edges, color=color, label=label, fill=label == "reference", alpha=0.6
-                )
+            edges = np.asarray(feature.plot_bins)
+            axis.stairs(ref, edges, color="tab:blue", label="reference", fill=True, alpha=0.5)
+            axis.stairs(cur, edges, color="tab:orange", label="current", linewidth=1.5)
         else:
-            ref_shares = pd.Series(ref).value_counts(normalize=True)
-            cur_shares = pd.Series(cur).value_counts(normalize=True)
-            categories = sorted(ref_shares.index.union(cur_shares.index), key=str)
-            positions = np.arange(len(categories))
-            for offset, shares, color, label in (
-                (-0.2, ref_shares, "tab:blue", "reference"),
-                (0.2, cur_shares, "tab:orange", "current"),
-            ):
-                heights = shares.reindex(categories, fill_value=0).to_numpy()
-                axis.bar(positions + offset, heights, width=0.4, color=color, label=label, alpha=0.8)
-            axis.set_xticks(positions, [str(c) for c in categories], fontsize=7)
+            positions = np.arange(len(feature.plot_bins))
+            axis.bar(positions - 0.2, ref, width=0.4, color="tab:blue", label="reference", alpha=0.8)
+            axis.bar(positions + 0.2, cur, width=0.4, color="tab:orange", label="current", alpha=0.8)
+            axis.set_xticks(positions, feature.plot_bins, fontsize=7)
         mark = "DRIFT" if feature.drifted else "ok"
         axis.set_title(f"{feature.feature} [{mark}]", fontsize=9, color="tab:red" if feature.drifted else "black")
         axis.tick_params(labelsize=7)
@@ -125,5 +113,5 @@ def drift_report_html(
         f"<body style='font-family:sans-serif'><h2>{html.escape(title)}</h2>"
         f"<p>reference: {len(reference)} rows; current: {len(current)} rows. {verdict}</p><p>{rule}</p>"
         f"{_table(result)}<h3>Scores per feature</h3>{scores_figure(result)}"
-        f"<h3>Reference vs current</h3>{distributions_figure(reference, current, result)}</body></html>"
+        f"<h3>Reference vs current</h3>{distributions_figure(result)}</body></html>"
     )

@@ -112,3 +112,10 @@ def test_schedule_dry_run_compiles_and_prints_the_request() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "labkit-dev" in result.output and "penguins-dev" in result.output
+
+
+def test_pipeline_run_names_an_unknown_environment(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["pipeline", "run", "training", "--env", "staging", "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "staging" in result.output and "dev, test, prod" in result.output
+    assert not list(tmp_path.iterdir())  # failed before creating a run folder

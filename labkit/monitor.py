@@ -74,6 +74,14 @@ def simulate(
     on_batch: Callable[[BatchOutcome], None] = lambda _: None,
 ) -> Timeline:
     """Run the loop over ``n_batches`` batches; write batches/, registry/, runs/, timeline.{json,png,html}."""
+    if runner != "subprocess":
+        # Each labkit run gets a fresh pipeline root, and kfp.local's DockerRunner mounts only that root: a
+        # registry and batches outside it are invisible to the containers, so the loop would never see a champion.
+        raise MonitorError(
+            f"the monitor loop needs the registry to persist across runs; with the {runner!r} runner it would not "
+            "(kfp.local's DockerRunner mounts only each run's own pipeline root). Use --runner subprocess, or run "
+            "the pipeline on one shared pipeline root with kfp.local directly (see labs/session-07/README.md)."
+        )
     out = out.resolve()
     registry = out / "registry"
     infos = write_batches(out / "batches", n_batches, rows=rows, seed=seed, knobs=knobs)

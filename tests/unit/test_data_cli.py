@@ -20,3 +20,9 @@ def test_data_batches_names_a_bad_feature(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["data", "batches", "--out", str(tmp_path), "--feature", "wing_span"])
     assert result.exit_code == 1
     assert "wing_span" in result.output
+
+
+def test_monitor_refuses_a_runner_that_cannot_see_the_registry(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["monitor", "simulate", "--runner", "docker", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "pipeline root" in result.output

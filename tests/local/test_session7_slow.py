@@ -1,7 +1,5 @@
 """Session-7 runs that take more than ~30 s on 2 cores: the sweep, 2-worker training, the monitoring loop."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 
@@ -50,3 +48,30 @@ def test_monitor_simulate_draws_the_timeline(tmp_path: Path) -> None:
     assert (tmp_path / "timeline.png").stat().st_size > 10_000
     assert "data:image/png;base64," in (tmp_path / "timeline.html").read_text()
     assert isinstance(pd.read_csv(tmp_path / "batches" / "batch-001.csv"), pd.DataFrame)
+
+
+@pytest.mark.slow
+def test_distributed_train_component_is_a_drop_in_for_train(tmp_path: Path) -> None:
+    from kfp import dsl, local
+    from kfp.dsl import Metrics
+
+    from components.evaluate.component import evaluate
+    from components.ingest.component import ingest
+    from components.split.component import split
+    from components.train_distributed.component import train_distributed
+
+    @dsl.pipeline(name="distributed-check")
+    def distributed_check() -> Metrics:
+        data = ingest(source="palmerpenguins")
+        parts = split(dataset=data.outputs["dataset"])
+        trained = train_distributed(train_data=parts.outputs["train_data"], workers=2, epochs=10)
+        return evaluate(
+            train_data=parts.outputs["train_data"],
+            test_data=parts.outputs["test_data"],
+            model=trained.outputs["model"],
+            accuracy_threshold=0.9,
+        ).outputs["metrics"]
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path), raise_on_error=True)
+    metrics = distributed_check().output
+    assert metrics.metadata["passed"] is True and metrics.metadata["accuracy"] >= 0.9

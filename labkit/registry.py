@@ -78,6 +78,20 @@ PIPELINES: dict[str, PipelineEntry] = {
             session=5,
             description="ingest -> validate -> split -> train (Keras) -> evaluate -> push if it passes the gate",
         ),
+        PipelineEntry(
+            name="continuous-training",
+            module="pipelines.continuous_training.pipeline",
+            function="continuous_training_pipeline",
+            session=7,
+            description="new batch -> validate -> drift vs reference -> if drift: retrain -> push only a better model",
+        ),
+        PipelineEntry(
+            name="sweep",
+            module="pipelines.sweep.pipeline",
+            function="sweep_pipeline",
+            session=7,
+            description="dsl.ParallelFor hyperparameter sweep of the Keras MLP; keeps the best model",
+        ),
     )
 }
 

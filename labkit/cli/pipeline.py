@@ -114,27 +114,40 @@ def run(
     runner: str = typer.Option("subprocess", "--runner", "-r", help=f"Where tasks run: {', '.join(RUNNERS)}."),
     param: list[str] = typer.Option([], "--param", "-p", help="Pipeline parameter KEY=VALUE; repeatable."),
     runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders (default: ./runs)."),
+    env: str = typer.Option(
+        None, "--env", "-e", help="dev, test or prod: that environment's parameters (a --param still wins)."
+    ),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Run a pipeline and print its metrics.
 
     Example: labkit pipeline run training --param epochs=20 --param seed=7
+    Example: labkit pipeline run training --env dev   (dev's parameters: 5 epochs)
 
     Every run gets its own folder (printed at the end) with the artifacts, run.log and result.json.
     """
-    run_and_report(_entry(name), runner, param, runs_dir, output)
+    run_and_report(_entry(name), runner, param, runs_dir, output, env)
 
 
 def run_and_report(
-    entry: PipelineEntry, runner: str, param: list[str], runs_dir: Path | None, output: OutputFormat
+    entry: PipelineEntry,
+    runner: str,
+    param: list[str],
+    runs_dir: Path | None,
+    output: OutputFormat,
+    env: str | None = None,
 ) -> RunResult:
     """Run ``entry`` with progress on stderr, then print its metrics (or JSON) and exit 1 if it failed."""
     try:
         params = parse_params(entry, param)
+        if env is not None:
+            from labkit.environments import get_environment
+
+            params = get_environment(env).params_for(entry, params)
         chosen = get_runner(runner)
     except PipelineLoadError as exc:
         fail(str(exc), "fix the pipeline file; `labkit pipeline compile` shows the same error")
-    except (ParameterError, RunnerUnavailableError) as exc:
+    except (ParameterError, RunnerUnavailableError, LookupError) as exc:
         fail(str(exc), "pass parameters as --param KEY=VALUE; see `labkit pipeline run --help`")
     run_dir = new_run_dir(entry.name, runs_dir or runs_root())
     columns = (SpinnerColumn(finished_text=""), TextColumn("{task.description}"), TimeElapsedColumn())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from labkit import __version__
-from labkit.cli import doctor, lab, pipeline
+from labkit.cli import doctor, grade, handout, lab, pipeline
 
 app = typer.Typer(
     name="labkit",
@@ -20,6 +20,8 @@ app = typer.Typer(
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(lab.app, name="lab")
 app.command("doctor")(doctor.doctor)
+app.add_typer(handout.app, name="handout")
+app.command("grade")(grade.grade)
 
 
 def _version(value: bool) -> None:

@@ -8,6 +8,7 @@ computed here, on held-out rows the sandbox never received.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -26,6 +27,7 @@ from grading.rubric import Check, Rubric
 from grading.sandbox import Limits, Sandbox, SandboxRun
 from grading.submission import SubmissionError, digest, submission_id, unpack
 
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b")
 MAX_MODEL_BYTES = 50 * 1024 * 1024
 LOG_EXCERPT_CHARS = 4000
 
@@ -99,6 +101,14 @@ def _status(out: Path) -> dict[str, Any]:
 def _why_not_loaded(run: SandboxRun, status: dict[str, Any], limits: Limits) -> str | None:
     """None when pipeline.py was imported; otherwise a feedback line naming what happened."""
     error = str(status.get("error", ""))[:300]
+    if not error.partition(": ")[2]:
+        # Children of a fork bomb race on status.json; the traceback's last line still names the error.
+        lines = [line for line in run.output.splitlines() if _EXCEPTION.match(line)]
+        error = lines[-1][:300] if lines else error
+    if "MemoryError" in error:
+        error += f" (límite de memoria: {limits.memory_mb} MiB)"
+    if "BlockingIOError" in error or "Resource temporarily unavailable" in error:
+        error += f" (límite de procesos: {limits.pids})"
     if run.timed_out:
         return f"se superó el tiempo límite de {limits.wall_seconds:.0f} s (¿un bucle infinito?)"
     if run.output_flooded:
@@ -125,7 +135,9 @@ def _memory_hint(run: SandboxRun, limits: Limits) -> str:
 
 def _run_folder(out: Path) -> Path | None:
     root = out / "artifacts"
-    runs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()] if _inside(root, out) else []
+    if not root.is_dir() or not _inside(root, out):
+        return None
+    runs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
     return runs[0] if len(runs) == 1 else None
 
 

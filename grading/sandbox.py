@@ -102,6 +102,8 @@ def _supervise(command: list[str], limits: Limits, backend: str, kill, preexec=N
     if process.poll() is None:
         kill(process)
         process.wait()
+    else:
+        kill(process)  # children the worker left behind (a fork bomb's, say) die with their group
     pump.join(timeout=5)
     text = pump.head.decode("utf-8", "replace")
     if pump.total > len(pump.head):
@@ -344,8 +346,9 @@ class DockerSandbox:
         ]
 
         def kill(process: subprocess.Popen) -> None:
-            subprocess.run(["docker", "kill", name], capture_output=True)
-            _kill_group(process)
+            if process.poll() is None:  # the container dies with its first process; only a live one needs this
+                subprocess.run(["docker", "kill", name], capture_output=True)
+                _kill_group(process)
 
         return _supervise(command, limits, self.name, kill)
 

@@ -119,6 +119,8 @@ def _why_not_loaded(run: SandboxRun, status: dict[str, Any], limits: Limits) -> 
     if code == worker_codes.EXIT_IMPORT:
         return f"importar pipeline.py falló: {error}"
     if status.get("phase") == "load":
+        if _EXCEPTION.match(error):
+            return f"importar pipeline.py falló: {error}"
         if (code is not None and code < 0) or code in (137, 139):
             return f"el proceso murió por una señal ({code}) al importar pipeline.py: ¿memoria o procesos de más?"
         return f"pipeline.py terminó el proceso al importarse (código {code}); no llames a exit() en el módulo"

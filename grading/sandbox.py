@@ -7,6 +7,7 @@ a cap on captured output and resource limits, and return what happened; neither 
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import secrets
 import shutil
@@ -24,6 +25,7 @@ from labkit.paths import REPO_ROOT
 
 WORKER = Path(__file__).resolve().parent / "worker.py"
 NOBODY = 65534
+SANDBOX_UID_BASE = 200_000  # above any real account; see _sandbox_uid
 CLONE_NEWNET = 0x40000000
 
 
@@ -142,6 +144,34 @@ def _processes_of(uid: int) -> int:
     return count
 
 
+def _kill_uid(uid: int, rounds: int = 5) -> None:
+    for _ in range(rounds):
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with _suppress():
+                    if entry.stat().st_uid == uid:
+                        pids.append(int(entry.name))
+        if not pids:
+            return
+        for pid in pids:
+            with _suppress():
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+_uid_counter = itertools.count()
+
+
+def _sandbox_uid() -> int:
+    """A user id no account owns, different for each concurrent run.
+
+    RLIMIT_NPROC counts every process of a user: with one shared ``nobody``, a fork bomb in one submission
+    would starve the submission graded next to it. Per-run ids keep their process budgets apart.
+    """
+    return SANDBOX_UID_BASE + (os.getpid() % 4096) * 64 + next(_uid_counter) % 64
+
+
 def _world_executable(path: Path) -> bool:
     """Whether user ``nobody`` can run ``path``: every parent folder must be world-searchable."""
     path = path.resolve()
@@ -190,7 +220,7 @@ class SubprocessSandbox:
     def description(self) -> str:
         if self.drop_to_nobody:
             return (
-                "subprocess (weaker than a container: rlimits, runs as nobody, no network namespace "
+                "subprocess (weaker than a container: rlimits, runs as an unprivileged uid, no network namespace "
                 "guaranteed, and it can read world-readable files and write to /tmp)"
             )
         return "subprocess (weaker: no network or filesystem isolation, only rlimits and a time limit)"
@@ -205,9 +235,10 @@ class SubprocessSandbox:
         out = scratch / "out"
         out.mkdir(exist_ok=True)
         notes: list[str] = []
+        uid = _sandbox_uid()
         if self.drop_to_nobody:
             for path in (home, out):
-                os.chown(path, NOBODY, NOBODY)
+                os.chown(path, uid, uid)
             nproc = limits.pids
         else:
             nproc = _processes_of(os.getuid()) + limits.pids
@@ -225,8 +256,8 @@ class SubprocessSandbox:
                 libc = ctypes.CDLL(None, use_errno=True)
                 libc.unshare(CLONE_NEWNET)  # best effort; failure leaves the network reachable
                 os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
+                os.setgid(uid)
+                os.setuid(uid)
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
         env = {
@@ -258,6 +289,8 @@ class SubprocessSandbox:
             *worker_args,
         ]
         run = _supervise(command, limits, self.name, _kill_group, preexec=preexec, env=env, cwd=str(cwd))
+        if self.drop_to_nobody:
+            _kill_uid(uid)  # processes that left the session (setsid, double fork) still carry the run's uid
         run.notes = notes
         return run
 

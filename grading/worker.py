@@ -30,11 +30,14 @@ EXIT_USAGE = 15
 
 def _status(out: Path, **fields: object) -> None:
     path = out / "status.json"
-    current = json.loads(path.read_text()) if path.is_file() else {}
-    current.update(fields)
-    tmp = out / "status.json.tmp"
-    tmp.write_text(json.dumps(current, default=str))
-    os.replace(tmp, path)
+    try:
+        current = json.loads(path.read_text()) if path.is_file() else {}
+        current.update(fields)
+        tmp = out / f"status.json.{os.getpid()}"
+        tmp.write_text(json.dumps(current, default=str))
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        pass  # advisory only: a submission may have broken the file or the folder
 
 
 def _short_error(exc: BaseException) -> str:

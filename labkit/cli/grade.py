@@ -111,7 +111,11 @@ def grade(
     ) as progress:
         task = progress.add_task("grading", total=None, last="")
 
+        skipped: list[str] = []
+
         def on_event(event: BatchEvent) -> None:
+            if event.state == "skipped":
+                skipped.append(event.submission)
             last = f"{event.submission}: {event.state}"
             if event.result is not None:
                 last += f" {event.result.percent:g} %"
@@ -123,4 +127,5 @@ def grade(
     if not results:
         fail(f"no submissions in {path}", "put one folder or .zip per student in it")
     passed = sum(r.passed for r in results)
-    console.print(f"graded {len(results)} submissions: {passed} passed. Gradebook: {book}; reports under {out}/")
+    note = f" ({len(skipped)} skipped: already graded and unchanged; --regrade to redo)" if skipped else ""
+    console.print(f"graded {len(results)} submissions{note}: {passed} passed. Gradebook: {book}; reports under {out}/")

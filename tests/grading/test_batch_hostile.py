@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from grading.batch import grade_batch
 from grading.grader import GradeResult
 from grading.rubric import load_rubric
-from grading.sandbox import DockerSandbox, Limits, Sandbox, SubprocessSandbox
+from grading.sandbox import DockerSandbox, Limits, Sandbox, SubprocessSandbox, docker_available
 from labkit.labs import get_lab
 from labkit.paths import REPO_ROOT
 from tests.grading.hostile import hostile_sources, reference_source, starter_source, write_submission, write_zip
@@ -62,6 +63,11 @@ def subprocess_batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
 
 @pytest.fixture(scope="module")
 def docker_batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
+    reason = docker_available()
+    if reason:
+        if os.environ.get("LABKIT_REQUIRE_CONTAINERS") == "1":
+            pytest.fail(f"LABKIT_REQUIRE_CONTAINERS=1 but the docker sandbox cannot run: {reason}")
+        pytest.skip(f"docker sandbox unavailable: {reason}")
     return _run_batch(tmp_path_factory.mktemp("docker-batch"), DockerSandbox())
 
 

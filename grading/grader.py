@@ -173,6 +173,17 @@ def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
     for item in folder.iterdir():
         if not _inside(item, folder) or (item.is_file() and item.stat().st_size > MAX_MODEL_BYTES):
             raise LookupError(f"el modelo de {task.name} tiene archivos inválidos o demasiado grandes")
+    keras_file = folder / "model.keras"
+    if keras_file.is_file():
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(keras_file) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+        except zipfile.BadZipFile:
+            raise LookupError(f"el modelo de {task.name} no es un archivo .keras válido") from None
+        if unpacked > MAX_MODEL_BYTES:  # a zip bomb would be inflated in the grader's memory
+            raise LookupError(f"el modelo de {task.name} descomprime a más de {MAX_MODEL_BYTES // 2**20} MiB")
     return folder
 
 

@@ -97,8 +97,12 @@ def main() -> None:
             f"  {kind:8s} n={len(mine):2d}  median {statistics.median(times):5.1f} s  max {max(times):5.1f} s  "
             f"mean score {statistics.mean(r.percent for r in mine):5.1f} %  {dict(scores)}"
         )
-    wrong = [r.submission for r in results if (kinds[r.submission] == "correct") != r.passed]
-    print(f"misgraded (correct must pass, others must not): {wrong or 'none'}")
+    wrong = [
+        r.submission
+        for r in results
+        if kinds[r.submission] in ("correct", "broken") and r.passed != (kinds[r.submission] == "correct")
+    ]
+    print(f"misgraded (every correct one must pass, every broken one must fail): {wrong or 'none'}")
     print(f"reports: {root / 'grades'}")
 
 

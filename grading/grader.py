@@ -320,6 +320,9 @@ def grade(
     score = round(sum(c.earned for c in checks), 2)
     total = rubric.total_points
     percent = round(100 * score / total, 1) if total else 0.0
+    missed = [c.id for c, r in zip(rubric.checks, checks, strict=True) if c.required and not r.passed]
+    if missed:
+        notes.append(f"required checks not passed (the submission cannot pass without them): {', '.join(missed)}")
     excerpt = run.output[-LOG_EXCERPT_CHARS:] if run else ""
     if run and run.output_bytes > limits.output_bytes:
         notes.append(f"the submission printed {run.output_bytes} bytes; the report keeps the first part only")
@@ -329,7 +332,7 @@ def grade(
         score=score,
         max_score=total,
         percent=percent,
-        passed=percent >= rubric.passing_percent,
+        passed=percent >= rubric.passing_percent and not missed,
         passing_percent=rubric.passing_percent,
         sandbox=sandbox.name,
         stages=stages,

@@ -34,6 +34,7 @@ class Check:
     on_fail: str
     hidden: bool = False
     partial: bool = False
+    required: bool = False  # failing it fails the submission whatever the percentage
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,6 +79,7 @@ def _checks(raw: list[dict[str, Any]], source: Path, hidden: bool) -> list[Check
                 on_fail=entry["fail"],
                 hidden=hidden or bool(entry.get("hidden", False)),
                 partial=bool(entry.get("partial", False)),
+                required=bool(entry.get("required", False)),
                 params=dict(entry.get("params") or {}),
             )
         )

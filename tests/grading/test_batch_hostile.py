@@ -46,6 +46,8 @@ def _run_batch(tmp: Path, sandbox: Sandbox) -> Batch:
     write_submission(submissions / "reference", {"pipeline.py": reference_source()})
     write_submission(submissions / "starter", {"pipeline.py": starter_source()})
     write_zip(submissions / "zipped_reference.zip", {"pipeline.py": reference_source()}, prefix="entrega/")
+    broken_split = reference_source().replace("seed=seed).after", "seed=seed, test_fraction=1.5).after")
+    write_submission(submissions / "fails_at_run", {"pipeline.py": broken_split})
     for name, files in hostile_sources(out, REPO_ROOT).items():
         write_submission(submissions / name, files)
     before = _kit_snapshot()
@@ -130,6 +132,10 @@ def _common(batch: Batch) -> None:
     assert {p: now.get(p) for p in batch.kit_files_before} == batch.kit_files_before, "a submission changed the kit"
     assert not [p for p in now if "pwned" in p.name]
     assert not (batch.out / "pwned.txt").exists()
+    fails_at_run = batch.results["fails_at_run"]
+    assert "test_fraction must be between 0 and 1" in fails_at_run.stages["execute"]
+    assert fails_at_run.stages["static"] == "ok" and fails_at_run.percent >= fails_at_run.passing_percent
+    assert not fails_at_run.passed and "execute.runs" in fails_at_run.notes[-1], "a required check failed"
     rows = list(csv.DictReader(batch.gradebook.open()))
     assert {row["submission"] for row in rows} == set(batch.results)
     assert next(r for r in rows if r["submission"] == "reference")["passed"] == "yes"

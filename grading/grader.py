@@ -127,6 +127,19 @@ def _why_not_loaded(run: SandboxRun, status: dict[str, Any], limits: Limits) -> 
     return None
 
 
+def _run_failure(output: str) -> str | None:
+    """'task X failed: Error: message' from kfp.local's log, the way `labkit pipeline run` reports it."""
+    from labkit.runners.local import ANSI, EXCEPTION_LINE, TASK_FINISHED
+
+    last_error: str | None = None
+    for line in ANSI.sub("", output).splitlines():
+        if error := EXCEPTION_LINE.match(line):
+            last_error = f"{error.group(1).rsplit('.', 1)[-1]}: {error.group(2)}"
+        elif (finished := TASK_FINISHED.search(line)) and finished.group(2) != "SUCCESS":
+            return f"el paso {finished.group(1)!r} falló: {last_error or 'sin mensaje de error'}"[:400]
+    return None
+
+
 def _memory_hint(run: SandboxRun, limits: Limits) -> str:
     if run.exit_code is not None and (run.exit_code < 0 or run.exit_code == 137):
         return f" (el proceso murió por una señal: ¿superó {limits.memory_mb} MiB de memoria?)"
@@ -289,7 +302,8 @@ def grade(
             elif run.output_flooded:
                 stages["execute"] = f"la salida superó {limits.output_kill_bytes // 2**20} MiB; corrida detenida"
             elif run.exit_code != 0 or status.get("phase") != "ran" or run_folder is None:
-                error = str(status.get("error", ""))[:300] or f"código de salida {run.exit_code}"
+                error = _run_failure(run.output) or str(status.get("error", ""))[:300]
+                error = error or f"código de salida {run.exit_code}"
                 stages["execute"] = f"la corrida falló: {error}{_memory_hint(run, limits)}"
             else:
                 stages["execute"] = "ok"

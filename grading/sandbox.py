@@ -356,7 +356,7 @@ class DockerSandbox:
             "--env",
             "HOME=/tmp",
             "--env",
-            "OMP_NUM_THREADS=1",
+            f"OMP_NUM_THREADS={max(1, int(limits.cpus))}",
             "-v",
             f"{submission}:/submission:ro",
             "-v",

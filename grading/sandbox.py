@@ -7,6 +7,7 @@ a cap on captured output and resource limits, and return what happened; neither 
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import os
 import secrets
@@ -160,6 +161,12 @@ def _kill_uid(uid: int, rounds: int = 5) -> None:
         time.sleep(0.05)
 
 
+@functools.cache
+def _can_unshare_network() -> bool:
+    probe = "import ctypes, sys; sys.exit(ctypes.CDLL(None, use_errno=True).unshare(0x40000000) != 0)"
+    return subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True).returncode == 0
+
+
 _uid_counter = itertools.count()
 
 
@@ -219,9 +226,10 @@ class SubprocessSandbox:
     @property
     def description(self) -> str:
         if self.drop_to_nobody:
+            network = "no network (own namespace)" if _can_unshare_network() else "network NOT blocked"
             return (
-                "subprocess (weaker than a container: rlimits, runs as an unprivileged uid, no network namespace "
-                "guaranteed, and it can read world-readable files and write to /tmp)"
+                f"subprocess (weaker than a container: rlimits, an unprivileged uid, {network}; it can still "
+                "read world-readable files such as the hidden rubric, and write to /tmp)"
             )
         return "subprocess (weaker: no network or filesystem isolation, only rlimits and a time limit)"
 

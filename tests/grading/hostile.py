@@ -11,6 +11,7 @@ from pathlib import Path
 
 from labkit.labs import get_lab
 
+DAEMON_SECONDS = "3599.25"  # a distinctive argument to find a leftover process by
 BREAK_IF = """
 def _breached(what):
     # Getting through a boundary removes the pipeline: the grade shows the breach.
@@ -82,6 +83,16 @@ def hostile_sources(grader_out: Path, kit_root: Path) -> dict[str, dict[str, str
                 "    except OSError:\n"
                 "        pass\n"
             )
+        },
+        "lingering_daemon": {
+            # Double fork + setsid leaves the worker's process group; the sandbox must still end it.
+            "pipeline.py": "import os, time\n"
+            "if os.fork() == 0:\n"
+            "    os.setsid()\n"
+            "    if os.fork() == 0:\n"
+            f"        os.execv('/bin/sleep', ['sleep', '{DAEMON_SECONDS}'])\n"
+            "    os._exit(0)\n"
+            "time.sleep(1)\n",
         },
         "output_flood": {"pipeline.py": "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 1048576)\n"},
         "tamper_results": {

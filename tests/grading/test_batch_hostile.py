@@ -20,7 +20,14 @@ from grading.rubric import load_rubric
 from grading.sandbox import DockerSandbox, Limits, Sandbox, SubprocessSandbox, docker_available
 from labkit.labs import get_lab
 from labkit.paths import REPO_ROOT
-from tests.grading.hostile import hostile_sources, reference_source, starter_source, write_submission, write_zip
+from tests.grading.hostile import (
+    DAEMON_SECONDS,
+    hostile_sources,
+    reference_source,
+    starter_source,
+    write_submission,
+    write_zip,
+)
 
 # Small enough to keep the tests quick, big enough for a real TensorFlow run of the reference in parallel.
 LIMITS = Limits(wall_seconds=75, memory_mb=3072, pids=256)
@@ -77,6 +84,13 @@ def _feedback(result: GradeResult) -> str:
     return "\n".join([*result.stages.values(), *(c.feedback for c in result.checks)])
 
 
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def _full_marks(result: GradeResult) -> bool:
     return result.score == result.max_score
 
@@ -97,6 +111,12 @@ def _defended(batch: Batch, name: str) -> None:
     elif name == "fork_bomb":
         assert result.score == 0
         assert "procesos" in result.stages["load"] or "señal" in result.stages["load"], result.stages["load"]
+    elif name == "lingering_daemon":
+        assert result.score == 0 and "no define un @dsl.pipeline" in result.stages["load"]
+        leftovers = [
+            proc.name for proc in Path("/proc").iterdir() if proc.name.isdigit() and DAEMON_SECONDS in _cmdline(proc)
+        ]
+        assert not leftovers, f"processes outlived the sandbox: {leftovers}"
     elif name == "output_flood":
         assert result.score == 0 and "MiB" in result.stages["load"]
         report = (batch.out / name / "result.json").stat().st_size
@@ -154,7 +174,7 @@ SUBPROCESS_DEFENDS = [
     "tamper_results",
 ]
 # Only when the grader runs as root can it drop the submission to `nobody` and unshare the network.
-SUBPROCESS_AS_NOBODY = ["fork_bomb", "network", "write_outside"]
+SUBPROCESS_AS_NOBODY = ["fork_bomb", "network", "write_outside", "lingering_daemon"]
 
 
 def test_subprocess_batch_reference_starter_and_report(subprocess_batch: Batch) -> None:

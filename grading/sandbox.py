@@ -6,6 +6,7 @@ a cap on captured output and resource limits, and return what happened; neither 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import itertools
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -51,7 +52,6 @@ class SandboxRun:
     output_flooded: bool
     wall_seconds: float
     backend: str
-    notes: list[str] = field(default_factory=list)
 
 
 class Sandbox(Protocol):
@@ -123,23 +123,15 @@ def _supervise(command: list[str], limits: Limits, backend: str, kill, preexec=N
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    with _suppress():
+    with contextlib.suppress(OSError):
         os.killpg(process.pid, signal.SIGKILL)
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], (ProcessLookupError, PermissionError, OSError))
 
 
 def _processes_of(uid: int) -> int:
     count = 0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            with _suppress():
+            with contextlib.suppress(OSError):
                 if entry.stat().st_uid == uid:
                     count += 1
     return count
@@ -150,13 +142,13 @@ def _kill_uid(uid: int, rounds: int = 5) -> None:
         pids = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
-                with _suppress():
+                with contextlib.suppress(OSError):
                     if entry.stat().st_uid == uid:
                         pids.append(int(entry.name))
         if not pids:
             return
         for pid in pids:
-            with _suppress():
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
 
@@ -242,7 +234,6 @@ class SubprocessSandbox:
         home.mkdir(exist_ok=True)
         out = scratch / "out"
         out.mkdir(exist_ok=True)
-        notes: list[str] = []
         uid = _sandbox_uid()
         if self.drop_to_nobody:
             for path in (home, out):
@@ -299,7 +290,6 @@ class SubprocessSandbox:
         run = _supervise(command, limits, self.name, _kill_group, preexec=preexec, env=env, cwd=str(cwd))
         if self.drop_to_nobody:
             _kill_uid(uid)  # processes that left the session (setsid, double fork) still carry the run's uid
-        run.notes = notes
         return run
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from labkit import __version__
-from labkit.cli import artifacts, cluster, data, doctor, lab, monitor, pipeline, schedule
+from labkit.cli import artifacts, cluster, data, doctor, grade, handout, lab, monitor, pipeline, schedule
 
 app = typer.Typer(
     name="labkit",
@@ -25,6 +25,8 @@ app.add_typer(data.app, name="data")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(schedule.app, name="schedule")
 app.command("doctor")(doctor.doctor)
+app.add_typer(handout.app, name="handout")
+app.command("grade")(grade.grade)
 
 
 def _version(value: bool) -> None:

@@ -47,4 +47,10 @@ def build_handout(out: Path, root: Path = REPO_ROOT) -> list[Path]:
             shutil.copytree(source, out / name, ignore=ignore)
         elif source.is_file():
             shutil.copy2(source, out / name)
+    # A solution that is one of the kit's registered pipelines is replaced by the lab's starter, so the
+    # handout's `make demo` and `labkit pipeline run` still work: they run the student's own version.
+    for lab in list_labs(root / "labs"):
+        solution = lab.solution.resolve()
+        if solution.is_relative_to(root_resolved / "pipelines") and lab.starter.is_file():
+            shutil.copy2(lab.starter, out / solution.relative_to(root_resolved))
     return sorted(excluded)

@@ -183,7 +183,10 @@ def test_handout_has_starters_and_public_rubric_but_no_solutions_or_hidden_check
     assert (out / "labs/session-05/rubric.yaml").is_file()
     assert (out / "grading/worker.py").is_file() and (out / "pyproject.toml").is_file()
     assert not (out / "labs/session-05/hidden").exists()
-    assert not (out / "pipelines/training/pipeline.py").exists()
+    solution = REPO_ROOT / "pipelines/training/pipeline.py"
+    in_handout = (out / "pipelines/training/pipeline.py").read_text()
+    assert in_handout == get_lab(5).starter.read_text(), "the registered pipeline is the student's starter"
+    assert in_handout != solution.read_text()
     assert Path("pipelines/training/pipeline.py") in left_out
     hidden_ids = [c.id for c in load_rubric(get_lab(5)).checks if c.hidden]
     everything = "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())

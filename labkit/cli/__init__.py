@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from labkit import __version__
-from labkit.cli import doctor, lab, pipeline
+from labkit.cli import doctor, image, lab, pipeline
 
 app = typer.Typer(
     name="labkit",
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(lab.app, name="lab")
+app.add_typer(image.app, name="image")
 app.command("doctor")(doctor.doctor)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from labkit.runners.base import Runner, RunnerUnavailableError
-from labkit.runners.local import SubprocessRunner
+from labkit.runners.local import DockerRunner, SubprocessRunner
 
-RUNNERS: dict[str, type] = {"subprocess": SubprocessRunner}
+RUNNERS: dict[str, type] = {"subprocess": SubprocessRunner, "docker": DockerRunner}
 
 
 def get_runner(name: str) -> Runner:

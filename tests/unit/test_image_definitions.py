@@ -16,6 +16,7 @@ from labkit.runners.local import DockerRunner
 from labkit.versions import PUBLIC_BASE_IMAGE
 
 TFX_REQUIREMENTS = REPO_ROOT / "components" / "images" / "tfx" / "requirements.txt"
+TFX_CONSTRAINTS = TFX_REQUIREMENTS.with_name("constraints.txt")
 
 
 def _pyproject_pin(name: str) -> str:
@@ -32,16 +33,27 @@ def test_dockerfiles_start_from_the_public_base_by_default(name: str) -> None:
     assert "FROM ${BASE_IMAGE}" in dockerfile
 
 
-def test_tfx_requirements_are_all_pinned_and_share_the_kits_kfp() -> None:
-    lines = [line for line in TFX_REQUIREMENTS.read_text().splitlines() if line and not line.startswith("#")]
+def _pins(path: Path) -> dict[str, str]:
     pins = {}
-    for line in lines:
-        assert re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][\w.]*", line), f"not an exact pin: {line}"
-        name, version = line.split("==")
-        pins[name] = version
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            assert re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][\w.+]*", line), f"{path.name}: not an exact pin: {line}"
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_tfx_requirements_are_all_pinned_and_share_the_kits_kfp() -> None:
+    pins = _pins(TFX_REQUIREMENTS)
     assert pins["kfp"] == _pyproject_pin("kfp")
     assert pins["tfx"] == "1.21.0"
     assert {"tf-keras", "tensorboard"} <= pins.keys()
+
+
+def test_tfx_constraints_agree_with_the_requirements() -> None:
+    constraints = _pins(TFX_CONSTRAINTS)
+    for name, version in _pins(TFX_REQUIREMENTS).items():
+        assert constraints.get(name) == version, f"constraints.txt has {name}=={constraints.get(name)}, not {version}"
 
 
 def test_tfx_dockerfile_sets_legacy_keras() -> None:

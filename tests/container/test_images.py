@@ -96,3 +96,16 @@ def test_save_and_load_archive_round_trip(docker_client: Any, tmp_path: Path) ->
     finally:
         if images.image_exists(docker_client, tag):
             docker_client.images.remove(tag)
+
+
+def test_image_list_cli_reports_name_tag_size_and_age(components_image: str) -> None:
+    from typer.testing import CliRunner
+
+    from labkit.cli import app
+
+    result = CliRunner().invoke(app, ["image", "list", "--output", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert rows["components"]["tag"] == components_image
+    assert rows["components"]["size"] > 500_000_000
+    assert rows["components"]["age"] != "not built"

@@ -86,7 +86,7 @@ def up(
     except ClusterError as exc:
         fail(str(exc), exc.fix or "run `labkit cluster up` again: it resumes")
     console.print(f"[green]Kubeflow Pipelines is up:[/] {url}")
-    console.print("next: `labkit cluster load-images`, then `labkit pipeline run training --runner cluster`")
+    console.print("next: `labkit image load`, then `labkit pipeline run training --runner cluster`")
 
 
 @app.command("down")
@@ -128,8 +128,8 @@ def image_load(
 ) -> None:
     """Copy locally built images into the kind node (`kind load docker-image`), so tasks need no pull.
 
-    Example: labkit cluster load-images              (the kit's components and TFX images)
-    Example: labkit cluster load-images my-image:1.0
+    Example: labkit image load              (the kit's components and TFX images)
+    Example: labkit image load my-image:1.0
     """
     try:
         with _progress() as progress:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from labkit.runners.base import Runner, RunnerUnavailableError
 from labkit.runners.cluster import ClusterRunner
-from labkit.runners.local import SubprocessRunner
+from labkit.runners.local import DockerRunner, SubprocessRunner
 
-RUNNERS: dict[str, type] = {"subprocess": SubprocessRunner, "cluster": ClusterRunner}
+RUNNERS: dict[str, type] = {"subprocess": SubprocessRunner, "docker": DockerRunner, "cluster": ClusterRunner}
 
 
 def get_runner(name: str) -> Runner:

@@ -177,7 +177,7 @@ class ClusterRunner:
         except (urllib.error.URLError, OSError) as exc:
             raise RunnerUnavailableError(
                 f"no Kubeflow Pipelines API at {self.host} ({getattr(exc, 'reason', exc)}); "
-                "start the cluster with `labkit cluster up` (then `labkit cluster load-images` so tasks need no pulls)"
+                "start the cluster with `labkit cluster up` (then `labkit image load` so tasks need no pulls)"
             ) from exc
 
     def run(self, entry: PipelineEntry, params: dict[str, Any], run_dir: Path, on_event: EventSink) -> RunResult:

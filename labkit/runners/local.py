@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.registry import PipelineEntry
-from labkit.runners.base import EventSink, RunResult, TaskEvent
+from labkit.runners.base import EventSink, RunnerUnavailableError, RunResult, TaskEvent
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 TASK_STARTED = re.compile(r"Executing task '([^']+)'")
@@ -143,3 +143,50 @@ class SubprocessRunner(KfpLocalRunner):
         from kfp import local
 
         return local.SubprocessRunner(use_venv=False)
+
+
+class DockerRunner(KfpLocalRunner):
+    """Each task in a container of the kit's components image, with no network.
+
+    The image holds the same kfp and TensorFlow pins as the host and the component code, and components are
+    compiled with ``install_kfp_package=False``, so a task starts straight into its code: nothing is pulled
+    or pip-installed, which is also why the containers can run with ``--network none``.
+    """
+
+    name = "docker"
+
+    def __init__(self, image: str | None = None) -> None:
+        from labkit.versions import COMPONENTS_IMAGE
+
+        self.image = image or COMPONENTS_IMAGE
+
+    def check(self) -> None:
+        """RunnerUnavailableError, with the fix, unless an engine answers and the image is built."""
+        from labkit import images
+
+        try:
+            client = images.docker_client()
+        except images.DockerUnavailableError as exc:
+            message = f"the docker runner needs a Docker engine: {exc}; {images.DOCKER_FIX}"
+            raise RunnerUnavailableError(message) from exc
+        try:
+            if not images.image_exists(client, self.image):
+                raise RunnerUnavailableError(
+                    f"the image {self.image} is not built on this machine; build it with "
+                    "`labkit image build components` (or load a handed-out archive with `labkit image load-archive`)"
+                )
+        finally:
+            client.close()
+
+    def _kfp_runner(self) -> Any:
+        import os
+
+        from kfp import local
+
+        self.check()
+        run_args: dict[str, Any] = {"network_mode": "none"}
+        if hasattr(os, "getuid") and os.getuid() != 0:
+            # Artifacts land in the bind-mounted pipeline root: write them as the user, not as root.
+            run_args["user"] = f"{os.getuid()}:{os.getgid()}"
+            run_args["environment"] = {"HOME": "/tmp"}
+        return local.DockerRunner(**run_args)

@@ -104,10 +104,36 @@ def _print_result(result: RunResult) -> None:
     console.print(f"wall time: {result.wall_seconds:.1f} s")
 
 
+def _print_checks(result: RunResult) -> None:
+    """Data anomalies and evaluation-gate failures: shown whether or not the run succeeded."""
+    if result.anomalies:
+        table = Table(title=f"ExampleValidator found {len(result.anomalies)} anomalies", title_style="bold yellow")
+        for column in ("split", "feature", "severity", "problem", "detail"):
+            table.add_column(column, overflow="fold")
+        for row in result.anomalies:
+            table.add_row(*(row[c] for c in ("split", "feature", "severity", "problem", "detail")))
+        console.print(table)
+        console.print("[yellow]the data does not match the schema inferred from the training split[/]")
+    elif "blessed" in result.metrics:
+        console.print("[green]ExampleValidator: no anomalies[/]")
+    if "blessed" in result.metrics:
+        if result.metrics["blessed"]:
+            console.print("[bold green]model BLESSED[/] by the Evaluator: the Pusher published it")
+        else:
+            console.print("[bold red]model NOT BLESSED[/] by the Evaluator, so it was not pushed:")
+            for line in result.gate_failures:
+                console.print(f"  {line}", soft_wrap=True)
+
+
 @app.command("run")
 def run(
     name: str = typer.Argument(..., help="Pipeline to run (see `labkit pipeline list`)."),
-    runner: str = typer.Option("subprocess", "--runner", "-r", help=f"Where tasks run: {', '.join(RUNNERS)}."),
+    runner: str = typer.Option(
+        None,
+        "--runner",
+        "-r",
+        help=f"Where tasks run: {', '.join(RUNNERS)} [default: subprocess; docker for TFX pipelines].",
+    ),
     param: list[str] = typer.Option([], "--param", "-p", help="Pipeline parameter KEY=VALUE; repeatable."),
     runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders [default: ./runs]."),
     output: OutputFormat = OUTPUT_OPTION,
@@ -117,8 +143,12 @@ def run(
     Example: labkit pipeline run training --param epochs=20 --param seed=7
 
     Every run gets its own folder (printed at the end) with the artifacts, run.log and result.json.
+
+    TFX pipelines (tfx-penguin) run with LocalDagRunner inside the TFX image: --runner docker.
+    Example: labkit pipeline run tfx-penguin --runner docker --param data=skewed
     """
-    run_and_report(_entry(name), runner, param, runs_dir, output)
+    entry = _entry(name)
+    run_and_report(entry, runner or ("docker" if entry.kind == "tfx" else "subprocess"), param, runs_dir, output)
 
 
 def run_and_report(
@@ -127,11 +157,13 @@ def run_and_report(
     """Run ``entry`` with progress on stderr, then print its metrics (or JSON) and exit 1 if it failed."""
     try:
         params = parse_params(entry, param)
-        chosen = get_runner(runner)
+        chosen = get_runner(runner, entry)
     except PipelineLoadError as exc:
         fail(str(exc), "fix the pipeline file; `labkit pipeline compile` shows the same error")
-    except (ParameterError, RunnerUnavailableError) as exc:
+    except ParameterError as exc:
         fail(str(exc), "pass parameters as --param KEY=VALUE; see `labkit pipeline run --help`")
+    except RunnerUnavailableError as exc:
+        fail(str(exc))
     run_dir = new_run_dir(entry.name, runs_dir or runs_root())
     columns = (SpinnerColumn(finished_text=""), TextColumn("{task.description}"), TimeElapsedColumn())
     try:
@@ -143,8 +175,10 @@ def run_and_report(
     result.save()
     if output is OutputFormat.json:
         typer.echo(result.to_json(indent=None))
-    elif result.succeeded:
-        _print_result(result)
+    else:
+        if result.succeeded:
+            _print_result(result)
+        _print_checks(result)
     if not result.succeeded:
         fail(
             f"task {result.failed_task!r} failed: {result.error}" if result.failed_task else str(result.error),

@@ -1,0 +1,49 @@
+"""Run the session-6 pipeline with TFX's LocalDagRunner (inside the TFX image; see `labkit pipeline run`).
+
+    python -m pipelines.tfx_penguin.local_runner --run-dir /labkit/run [--param train_steps=100]
+
+The run folder holds data/ (train/ and eval/ CSVs), and receives pipeline_root/, metadata.sqlite and serving/.
+"""
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pipelines.tfx_penguin.pipeline import create_pipeline
+
+HERE = Path(__file__).resolve().parent
+# Beam's default DirectRunner mode starts worker processes per stage; on a 334-row table start-up dominates.
+BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+
+
+def run(run_dir: Path, params: dict[str, Any]) -> None:
+    from tfx import v1 as tfx
+
+    # Use the module files in place instead of packaging them as a wheel into the pipeline root (slower, and
+    # it needs setuptools in the image).
+    os.environ.setdefault("UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES", "1")
+    pipeline = create_pipeline(
+        pipeline_root=str(run_dir / "pipeline_root"),
+        data_root=str(run_dir / "data"),
+        preprocessing_module=str(HERE / "preprocessing.py"),
+        trainer_module=str(HERE / "trainer.py"),
+        serving_model_dir=str(run_dir / "serving"),
+        metadata_path=str(run_dir / "metadata.sqlite"),
+        beam_pipeline_args=BEAM_ARGS,
+        **params,
+    )
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--params-json", default="{}", help="keyword parameters of create_pipeline, as JSON")
+    args = parser.parse_args()
+    run(args.run_dir, json.loads(args.params_json))
+
+
+if __name__ == "__main__":
+    main()

@@ -52,10 +52,12 @@ class PipelineEntry:
     kind: str = "kfp"
 
     @classmethod
-    def from_file(cls, path: Path, function: str, session: int = 0) -> PipelineEntry:
+    def from_file(cls, path: Path, function: str, session: int = 0, kind: str = "kfp") -> PipelineEntry:
         """A pipeline in a student's file, e.g. a lab starter being completed."""
         name = f"session-{session:02d}" if session else path.stem
-        return cls(name=name, module="", function=function, session=session, description=str(path), file=path)
+        return cls(
+            name=name, module="", function=function, session=session, description=str(path), file=path, kind=kind
+        )
 
     def load(self) -> Callable[..., Any]:
         """The @dsl.pipeline object; importing it is deferred because pipelines import kfp."""

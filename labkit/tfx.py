@@ -28,6 +28,7 @@ from labkit.versions import TFX_IMAGE
 IMAGE_ROOT = "/opt/labkit"  # where the TFX image keeps the kit's code (the checkout is mounted over it)
 RUN_MOUNT = "/labkit/run"
 BASELINE_MOUNT = "/labkit/baseline"
+STUDENT_MOUNT = "/labkit/student"
 DATA_VARIANTS = ("palmerpenguins", "skewed")
 SKEW_NEW_ISLAND = "Anvers"
 SKEW_FRACTION = 0.25
@@ -147,7 +148,8 @@ def anomaly_rows(anomalies_by_split: dict[str, dict[str, Any]]) -> list[dict[str
                     "split": split,
                     "feature": feature,
                     "severity": info.get("severity", "ERROR"),
-                    "problem": info.get("shortDescription") or "; ".join(r.get("shortDescription", "") for r in reasons),
+                    "problem": info.get("shortDescription")
+                    or "; ".join(r.get("shortDescription", "") for r in reasons),
                     "detail": info.get("description") or "; ".join(r.get("description", "") for r in reasons),
                 }
             )
@@ -220,14 +222,23 @@ def _docker_base(mounts: list[tuple[Path, str, bool]], image: str) -> list[str]:
     return [*command, image]
 
 
-def run_command(run_dir: Path, params: dict[str, Any], baseline: Path | None = None, image: str = TFX_IMAGE) -> list[str]:
+def run_command(
+    run_dir: Path,
+    params: dict[str, Any],
+    baseline: Path | None = None,
+    pipeline_file: Path | None = None,
+    image: str = TFX_IMAGE,
+) -> list[str]:
     """The exact ``docker run`` that runs the pipeline (written to the run's log, reusable by hand)."""
     mounts = [(REPO_ROOT, IMAGE_ROOT, True), (run_dir, RUN_MOUNT, False)]
+    inner = ["python3", "-m", "labkit.tfx_inside", "--run-dir", RUN_MOUNT]
     if baseline is not None:
         mounts.append((baseline, BASELINE_MOUNT, True))
         params = {**params, "baseline_model_uri": BASELINE_MOUNT}
-    inner = ["python3", "-m", "labkit.tfx_inside", "--run-dir", RUN_MOUNT, "--params-json", json.dumps(params)]
-    return [*_docker_base(mounts, image), *inner]
+    if pipeline_file is not None:
+        mounts.append((pipeline_file.resolve().parent, STUDENT_MOUNT, True))
+        inner += ["--pipeline-file", f"{STUDENT_MOUNT}/{pipeline_file.name}"]
+    return [*_docker_base(mounts, image), *inner, "--params-json", json.dumps(params)]
 
 
 class TfxDockerRunner:
@@ -249,7 +260,7 @@ class TfxDockerRunner:
             prepare_data(run_dir / "data", data, seed=int(params.get("seed", 42)))
         except ValueError as exc:
             raise RunnerUnavailableError(str(exc)) from None
-        command = run_command(run_dir, params, baseline, self.image)
+        command = run_command(run_dir, params, baseline, entry.file, self.image)
         log_path = run_dir / "run.log"
         start = time.perf_counter()
         started: dict[str, float] = {}
@@ -297,6 +308,41 @@ class TfxDockerRunner:
 
 # ---------------------------------------------------------------- compiling
 
+PIPELINE_SPEC_KEYS = ("pipelineInfo", "root", "deploymentSpec", "components", "schemaVersion")
+PIPELINE_JOB_KEYS = ("pipelineSpec", "runtimeConfig", "displayName", "labels")
+
+
+def backend_problems(spec: dict[str, Any], image: str = TFX_IMAGE) -> list[str]:
+    """What the open-source KFP 2.17 backend would reject (or run with the wrong image) in a compiled spec.
+
+    Known from DESIGN.md: it takes a bare PipelineSpec, not the PipelineJob JSON wrapper; it implements no
+    Resolver node (TFX compiles one to a ``deploymentSpec.executors.*.resolver`` entry, which fails in its
+    Argo compiler). The kit also requires every step to run in its own pinned TFX image.
+    """
+    problems = [
+        f"PipelineJob key {key!r} at the top: the backend wants a bare PipelineSpec"
+        for key in PIPELINE_JOB_KEYS
+        if key in spec
+    ]
+    problems += [f"missing PipelineSpec key {key!r}" for key in PIPELINE_SPEC_KEYS if key not in spec]
+    for name, executor in (spec.get("deploymentSpec") or {}).get("executors", {}).items():
+        if "resolver" in executor:
+            problems.append(f"executor {name!r} is a Resolver: the OSS KFP backend does not run Resolver nodes")
+        if "importer" in executor:
+            uri = executor["importer"].get("artifactUri", {})
+            if "constant" not in uri and "runtimeParameter" not in uri:
+                problems.append(f"importer {name!r} has no artifactUri")
+        if "container" in executor:
+            used = executor["container"].get("image", "")
+            if used != image:
+                problems.append(f"executor {name!r} runs image {used!r}, not the kit's TFX image {image!r}")
+            if ":" not in used or used.endswith(":latest"):
+                problems.append(f"executor {name!r} image {used!r} is not pinned to a tag")
+        kinds = {"container", "importer", "resolver"} & set(executor)
+        if not kinds:
+            problems.append(f"executor {name!r} is neither a container nor an importer")
+    return problems
+
 
 def tfx_importable() -> bool:
     return importlib.util.find_spec("tfx") is not None
@@ -320,4 +366,8 @@ def compile_tfx(entry: PipelineEntry, out_dir: Path, image: str = TFX_IMAGE) -> 
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise TfxCompileError(f"compiling {entry.name} failed: {last}")
+    import yaml
+
+    if problems := backend_problems(yaml.safe_load(package.read_text())):
+        raise TfxCompileError(f"{package} would be rejected by the KFP backend: " + "; ".join(problems))
     return package

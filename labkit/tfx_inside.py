@@ -79,14 +79,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Run the TFX pipeline in this container and summarise it.")
     parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument("--params-json", default="{}")
+    parser.add_argument("--pipeline-file", type=Path, help="a student's pipeline.py defining create_pipeline")
     args = parser.parse_args()
 
     from pipelines.tfx_penguin import local_runner
 
+    create = local_runner.create_pipeline
+    if args.pipeline_file:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("student_pipeline", args.pipeline_file)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        create = module.create_pipeline
+
     start = time.perf_counter()
     error = None
     try:
-        local_runner.run(args.run_dir, json.loads(args.params_json))
+        local_runner.run(args.run_dir, json.loads(args.params_json), create)
     except Exception as exc:
         traceback.print_exc()
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]

@@ -8,6 +8,7 @@ The run folder holds data/ (train/ and eval/ CSVs), and receives pipeline_root/,
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,14 @@ HERE = Path(__file__).resolve().parent
 BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
-def run(run_dir: Path, params: dict[str, Any]) -> None:
+def run(run_dir: Path, params: dict[str, Any], create: Callable[..., Any] = create_pipeline) -> None:
+    """Run the pipeline ``create`` builds (the kit's, or a student's version of it) on the data in ``run_dir``."""
     from tfx import v1 as tfx
 
     # Use the module files in place instead of packaging them as a wheel into the pipeline root (slower, and
     # it needs setuptools in the image).
     os.environ.setdefault("UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES", "1")
-    pipeline = create_pipeline(
+    pipeline = create(
         pipeline_root=str(run_dir / "pipeline_root"),
         data_root=str(run_dir / "data"),
         preprocessing_module=str(HERE / "preprocessing.py"),

@@ -348,20 +348,23 @@ def tfx_importable() -> bool:
     return importlib.util.find_spec("tfx") is not None
 
 
-def compile_tfx(entry: PipelineEntry, out_dir: Path, image: str = TFX_IMAGE) -> Path:
+def compile_tfx(
+    entry: PipelineEntry, out_dir: Path, params: dict[str, Any] | None = None, image: str = TFX_IMAGE
+) -> Path:
     """Compile with the pipeline's kubeflow_runner: on the host if TFX imports, else inside the TFX image."""
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     package = out_dir / f"{entry.name}.yaml"
     module = entry.module.rsplit(".", 1)[0] + ".kubeflow_runner"
     if tfx_importable():
-        command = [sys.executable, "-m", module, "--out", str(package)]
+        command = [sys.executable, "-m", module, "--out", str(package), "--params-json", json.dumps(params or {})]
         done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
     else:
         if problem := docker_problem(image):
             raise RunnerUnavailableError(f"compiling {entry.name} needs TFX: {problem}")
         mounts = [(REPO_ROOT, IMAGE_ROOT, True), (out_dir, "/labkit/out", False)]
         command = [*_docker_base(mounts, image), "python3", "-m", module, "--out", f"/labkit/out/{package.name}"]
+        command += ["--params-json", json.dumps(params or {})]
         done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]

@@ -53,13 +53,15 @@ def summarize(run_dir: Path) -> dict[str, Any]:
     root = run_dir / "pipeline_root"
     summary: dict[str, Any] = {"anomalies": {}, "metrics": [], "validation": None, "blessed": None, "pushed": None}
     if (anomalies_dir := _latest(root / "ExampleValidator" / "anomalies")) is not None:
-        import tensorflow_data_validation as tfdv
+        from tensorflow_metadata.proto.v0 import anomalies_pb2
 
         for split_dir in sorted(anomalies_dir.glob("Split-*")):
             for name in ("SchemaDiff.pb", "anomalies.pb"):
                 if (split_dir / name).is_file():
-                    anomalies = tfdv.load_anomalies_binary(str(split_dir / name))
-                    summary["anomalies"][split_dir.name.removeprefix("Split-")] = _message(anomalies)
+                    anomalies = anomalies_pb2.Anomalies.FromString((split_dir / name).read_bytes())
+                    found = _message(anomalies)  # drop the copy of the schema each split's file carries
+                    kept = {k: found[k] for k in ("anomalyInfo", "datasetAnomalyInfo") if k in found}
+                    summary["anomalies"][split_dir.name.removeprefix("Split-")] = kept
                     break
     if (evaluation := _latest(root / "Evaluator" / "evaluation")) is not None:
         import tensorflow_model_analysis as tfma

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -104,7 +105,7 @@ def _print_result(result: RunResult) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in sorted(result.metrics.items()):
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        table.add_row(escape(key), f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
     console.print(f"run folder: [bold]{result.run_dir}[/] (run.log, result.json and these artifacts):")
     for key, path in sorted(result.artifacts.items()):

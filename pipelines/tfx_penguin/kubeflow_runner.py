@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from components.common.images import TFX_IMAGE
+from pipelines.tfx_penguin.local_runner import BEAM_ARGS
 from pipelines.tfx_penguin.pipeline import create_pipeline
 
 # Where the TFX image keeps the kit's code and data (the local runner mounts the checkout at the same place).
@@ -40,7 +41,7 @@ def pipeline_spec(params: dict[str, Any]) -> dict[str, Any]:
         preprocessing_module=f"{MODULE_DIR}/preprocessing.py",
         trainer_module=f"{MODULE_DIR}/trainer.py",
         serving_model_dir=SERVING_DIR,
-        beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+        beam_pipeline_args=BEAM_ARGS,
         **params,
     )
     with tempfile.TemporaryDirectory() as tmp:

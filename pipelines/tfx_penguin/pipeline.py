@@ -108,6 +108,8 @@ def create_pipeline(
             )
         ],
     )
+    # Only the metrics above: not also the loss and metrics compiled into the Keras model.
+    eval_config.options.include_default_metrics.value = False
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],

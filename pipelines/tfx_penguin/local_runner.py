@@ -25,7 +25,7 @@ BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1", f"--sd
 def run(run_dir: Path, params: dict[str, Any], create: Callable[..., Any] = create_pipeline) -> None:
     """Run the pipeline ``create`` builds (the kit's, or a student's version of it) on the data in ``run_dir``."""
     from absl import logging
-    from tfx import v1 as tfx
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     # INFO carries LocalDagRunner's "Component X is running/finished" lines, which the kit turns into progress.
     logging.set_verbosity(logging.INFO)
@@ -42,7 +42,7 @@ def run(run_dir: Path, params: dict[str, Any], create: Callable[..., Any] = crea
         beam_pipeline_args=BEAM_ARGS,
         **params,
     )
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    LocalDagRunner().run(pipeline)
 
 
 def main() -> None:

@@ -42,38 +42,52 @@ def create_pipeline(
     on purpose: the open-source KFP backend cannot run one.
     """
     import tensorflow_model_analysis as tfma
-    from tfx import v1 as tfx
+    from tfx.components import (
+        CsvExampleGen,
+        Evaluator,
+        ExampleValidator,
+        Pusher,
+        SchemaGen,
+        StatisticsGen,
+        Trainer,
+        Transform,
+    )
+    from tfx.dsl.components.common.importer import Importer
+    from tfx.orchestration import metadata, pipeline
+    from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
+    from tfx.types import standard_artifacts
 
-    example_gen = tfx.components.CsvExampleGen(
+    example_gen = CsvExampleGen(
         input_base=data_root,
-        input_config=tfx.proto.Input(
+        input_config=example_gen_pb2.Input(
             splits=[
-                tfx.proto.Input.Split(name="train", pattern="train/*"),
-                tfx.proto.Input.Split(name="eval", pattern="eval/*"),
+                example_gen_pb2.Input.Split(name="train", pattern="train/*"),
+                example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
             ]
         ),
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.SchemaGen(
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = SchemaGen(
         statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True, exclude_splits=["eval"]
     )
-    example_validator = tfx.components.ExampleValidator(
+    example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    transform = tfx.components.Transform(
+    transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         module_file=preprocessing_module,
         # StatisticsGen already described the data; Transform's own statistics would double its run time.
         disable_statistics=True,
+        disable_analyzer_cache=True,  # the cache only pays off when new spans of the same data arrive
     )
-    trainer = tfx.components.Trainer(
+    trainer = Trainer(
         module_file=trainer_module,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=4),
+        train_args=trainer_pb2.TrainArgs(num_steps=train_steps),
+        eval_args=trainer_pb2.EvalArgs(num_steps=4),
         custom_config={"seed": seed, "learning_rate": learning_rate},
     )
 
@@ -82,9 +96,9 @@ def create_pipeline(
     )
     baseline = None
     if baseline_model_uri:
-        baseline = tfx.dsl.Importer(
-            source_uri=baseline_model_uri, artifact_type=tfx.types.standard_artifacts.Model
-        ).with_id("baseline_model")
+        baseline = Importer(source_uri=baseline_model_uri, artifact_type=standard_artifacts.Model).with_id(
+            "baseline_model"
+        )
         accuracy_gate.change_threshold.CopyFrom(
             tfma.GenericChangeThreshold(
                 direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -max_accuracy_drop}
@@ -110,29 +124,29 @@ def create_pipeline(
     )
     # Only the metrics above: not also the loss and metrics compiled into the Keras model.
     eval_config.options.include_default_metrics.value = False
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["result"] if baseline else None,
         eval_config=eval_config,
     )
-    pusher = tfx.components.Pusher(
+    pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_model_dir)
         ),
     )
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer]
     components += [baseline] if baseline else []
     components += [evaluator, pusher]
-    return tfx.dsl.Pipeline(
+    return pipeline.Pipeline(
         pipeline_name=PIPELINE_NAME,
         pipeline_root=pipeline_root,
         components=components,
         metadata_connection_config=(
-            tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path) if metadata_path else None
+            metadata.sqlite_metadata_connection_config(metadata_path) if metadata_path else None
         ),
         beam_pipeline_args=beam_pipeline_args or [],
     )

@@ -7,7 +7,7 @@ which is how the Evaluator gets the integer label it compares predictions with.
 
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from components.common.schema import CATEGORICAL_FEATURES, CLASSES, LABEL, NUMERIC_FEATURES
@@ -19,7 +19,7 @@ def xf(name: str) -> str:
     return f"{name}_xf"
 
 
-def _dataset(files: list[str], data_accessor: tfx.components.DataAccessor, tf_transform_output, seed: int):
+def _dataset(files: list[str], data_accessor: DataAccessor, tf_transform_output, seed: int):
     return data_accessor.tf_dataset_factory(
         files,
         tfxio.TensorFlowDatasetOptions(batch_size=BATCH_SIZE, label_key=xf(LABEL), shuffle_seed=seed),
@@ -61,7 +61,7 @@ def _signatures(model: tf.keras.Model, tf_transform_output) -> dict:
     return {"serving_default": serve, "transform_features": transform_features}
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
     seed = int(fn_args.custom_config.get("seed", 42))
     tf.keras.utils.set_random_seed(seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)

@@ -31,38 +31,53 @@ def create_pipeline(
     baseline_model_uri: str = "",
 ) -> Any:
     import tensorflow_model_analysis as tfma
-    from tfx import v1 as tfx
 
-    example_gen = tfx.components.CsvExampleGen(
+    # Todo lo que vas a usar ya está importado (noqa: lo usás en los steps 1-6).
+    from tfx.components import (  # noqa: F401
+        CsvExampleGen,
+        Evaluator,
+        ExampleValidator,
+        Pusher,
+        SchemaGen,
+        StatisticsGen,
+        Trainer,
+        Transform,
+    )
+    from tfx.dsl.components.common.importer import Importer  # noqa: F401
+    from tfx.orchestration import metadata, pipeline
+    from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2  # noqa: F401
+    from tfx.types import standard_artifacts  # noqa: F401
+
+    example_gen = CsvExampleGen(
         input_base=data_root,
-        input_config=tfx.proto.Input(
+        input_config=example_gen_pb2.Input(
             splits=[
-                tfx.proto.Input.Split(name="train", pattern="train/*"),
-                tfx.proto.Input.Split(name="eval", pattern="eval/*"),
+                example_gen_pb2.Input.Split(name="train", pattern="train/*"),
+                example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
             ]
         ),
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
 
-    # TODO(step 1): inferí el schema con tfx.components.SchemaGen a partir de statistics_gen.outputs["statistics"],
+    # TODO(step 1): inferí el schema con SchemaGen a partir de statistics_gen.outputs["statistics"],
     # con infer_feature_shape=True y exclude_splits=["eval"] (el schema se aprende SOLO de train).
     schema_gen = None
 
-    # TODO(step 2): validá las estadísticas de cada split contra ese schema con tfx.components.ExampleValidator
+    # TODO(step 2): validá las estadísticas de cada split contra ese schema con ExampleValidator
     # (statistics=..., schema=schema_gen.outputs["schema"]).
     example_validator = None
 
     # TODO(step 3): Transform con examples de example_gen, el schema y module_file=preprocessing_module.
-    # Pasá disable_statistics=True (StatisticsGen ya describió los datos).
+    # Pasá disable_statistics=True (StatisticsGen ya describió los datos) y disable_analyzer_cache=True.
     transform = None
 
-    trainer = tfx.components.Trainer(
+    trainer = Trainer(
         module_file=trainer_module,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=4),
+        train_args=trainer_pb2.TrainArgs(num_steps=train_steps),
+        eval_args=trainer_pb2.EvalArgs(num_steps=4),
         custom_config={"seed": seed, "learning_rate": learning_rate},
     )
 
@@ -73,8 +88,8 @@ def create_pipeline(
 
     baseline = None
     if baseline_model_uri:
-        # TODO(step 6, opcional): traé el modelo base con tfx.dsl.Importer(source_uri=baseline_model_uri,
-        # artifact_type=tfx.types.standard_artifacts.Model).with_id("baseline_model") y agregá al gate un
+        # TODO(step 6, opcional): traé el modelo base con Importer(source_uri=baseline_model_uri,
+        # artifact_type=standard_artifacts.Model).with_id("baseline_model") y agregá al gate un
         # change_threshold HIGHER_IS_BETTER con absolute={"value": -max_accuracy_drop}.
         pass
     eval_config = tfma.EvalConfig(
@@ -95,27 +110,27 @@ def create_pipeline(
             )
         ],
     )
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["result"] if baseline else None,
         eval_config=eval_config,
     )
 
-    # TODO(step 5): publicá con tfx.components.Pusher: model del trainer, model_blessing=evaluator.outputs["blessing"]
-    # y push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
+    # TODO(step 5): publicá con Pusher: model del trainer, model_blessing=evaluator.outputs["blessing"]
+    # y push_destination=pusher_pb2.PushDestination(filesystem=pusher_pb2.PushDestination.Filesystem(
     # base_directory=serving_model_dir)).
     pusher = None
 
     components = [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer]
     components += [baseline] if baseline else []
     components += [evaluator, pusher]
-    return tfx.dsl.Pipeline(
+    return pipeline.Pipeline(
         pipeline_name=PIPELINE_NAME,
         pipeline_root=pipeline_root,
         components=[c for c in components if c is not None],
         metadata_connection_config=(
-            tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path) if metadata_path else None
+            metadata.sqlite_metadata_connection_config(metadata_path) if metadata_path else None
         ),
         beam_pipeline_args=beam_pipeline_args or [],
     )

@@ -82,7 +82,7 @@ def upstream_data(home: Path) -> int:
         "flipper_length_mm": "flipper_length_mm",
         "body_mass_g": "body_mass_g",
     }
-    processed = table[["species"]].replace({name: i for i, name in enumerate(CLASSES)}).astype(int)
+    processed = table[["species"]].assign(species=table["species"].map({name: i for i, name in enumerate(CLASSES)}))
     for upstream_name, kit_name in measures.items():
         column = table[kit_name]
         processed[upstream_name] = (column - column.min()) / (column.max() - column.min())

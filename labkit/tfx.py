@@ -331,7 +331,10 @@ def backend_problems(spec: dict[str, Any], image: str = TFX_IMAGE) -> list[str]:
         if "importer" in executor:
             uri = executor["importer"].get("artifactUri", {})
             if "constant" not in uri and "runtimeParameter" not in uri:
-                problems.append(f"importer {name!r} has no artifactUri")
+                problems.append(
+                    f"importer {name!r} gives no artifactUri.constant or runtimeParameter (the KFP 2 importer "
+                    "ignores the deprecated constantValue)"
+                )
         if "container" in executor:
             used = executor["container"].get("image", "")
             if used != image:

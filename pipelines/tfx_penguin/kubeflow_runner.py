@@ -52,7 +52,17 @@ def pipeline_spec(params: dict[str, Any]) -> dict[str, Any]:
         )
         runner.run(pipeline, write_out=True)
         written = json.loads((Path(tmp) / "pipeline.json").read_text())
-    return written.get("pipelineSpec", written)
+    return importers_for_kfp2(written.get("pipelineSpec", written))
+
+
+def importers_for_kfp2(spec: dict[str, Any]) -> dict[str, Any]:
+    """TFX writes an Importer's URI in the deprecated ``artifactUri.constantValue`` field; the KFP 2 backend's
+    importer launcher reads only ``artifactUri.constant`` (or a runtime parameter). Move it across."""
+    for executor in spec.get("deploymentSpec", {}).get("executors", {}).values():
+        uri = executor.get("importer", {}).get("artifactUri", {})
+        if "constantValue" in uri:
+            uri["constant"] = uri.pop("constantValue")["stringValue"]
+    return spec
 
 
 def main() -> None:

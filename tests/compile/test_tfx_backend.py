@@ -56,3 +56,15 @@ def test_backend_problems_catches_what_the_backend_rejects() -> None:
     executor = next(e for e in latest["deploymentSpec"]["executors"].values() if "container" in e)
     executor["container"]["image"] = "labkit-tfx:latest"
     assert any("not pinned" in p for p in backend_problems(latest))
+
+
+def test_an_importer_must_use_the_field_the_kfp2_importer_reads() -> None:
+    spec = _spec()
+    spec["deploymentSpec"]["executors"]["baseline_model_executor"] = {
+        "importer": {"artifactUri": {"constantValue": {"stringValue": "minio://mlpipeline/models/penguin"}}}
+    }
+    assert any("constantValue" in p for p in backend_problems(spec))
+    spec["deploymentSpec"]["executors"]["baseline_model_executor"]["importer"]["artifactUri"] = {
+        "constant": "minio://mlpipeline/models/penguin"
+    }
+    assert backend_problems(spec) == []

@@ -69,15 +69,22 @@ def test_full_local_run_blesses_and_pushes_a_model(blessed_run: dict) -> None:
     assert (run_dir / "metadata.sqlite").is_file()
 
 
-def test_skewed_batch_anomalies_are_shown_by_the_cli(tmp_path: Path) -> None:
-    done = labkit_run(tmp_path, "--param", "data=skewed")
+def test_skewed_batch_anomalies_and_a_failed_gate_are_shown_by_the_cli(tmp_path: Path) -> None:
+    # One run for two behaviours: a bad eval batch, and a threshold no model can reach.
+    done = labkit_run(tmp_path, "--param", "data=skewed", "--param", "accuracy_threshold=0.9999")
     out = done.stdout
-    assert "ExampleValidator found" in out, out + done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-3000:]  # the pipeline ran; the gate said no
+    assert "ExampleValidator found 2 anomalies" in out, out + done.stderr[-3000:]
     assert "Anvers" in out  # the island training never saw, named in the table
-    for word in ("island", "sex", "eval"):
+    for word in ("island", "sex", "eval", "Unexpected string values"):
         assert word in out
-    result = json.loads(next(tmp_path.glob("tfx-penguin/*/result.json")).read_text())
+    assert "model NOT BLESSED" in out
+    assert "sparse_categorical_accuracy (overall)" in out and "0.9999" in out
+    run_dir = next(tmp_path.glob("tfx-penguin/*"))
+    result = json.loads((run_dir / "result.json").read_text())
     assert {(row["split"], row["feature"]) for row in result["anomalies"]} == {("eval", "island"), ("eval", "sex")}
+    assert result["metrics"]["blessed"] is False
+    assert not list((run_dir / "serving").glob("*")), "an unblessed model must not be pushed"
 
 
 def test_baseline_from_an_earlier_run_goes_through_an_importer(blessed_run: dict, tmp_path: Path) -> None:
@@ -108,4 +115,9 @@ def test_compiled_with_a_baseline_importer_still_fits_the_backend(tmp_path: Path
     spec = yaml.safe_load(package.read_text())
     assert backend_problems(spec) == []
     importers = [e["importer"] for e in spec["deploymentSpec"]["executors"].values() if "importer" in e]
-    assert importers and importers[0]["artifactUri"]["constant"] == "minio://mlpipeline/models/penguin"
+    assert importers == [
+        {
+            "artifactUri": {"constant": "minio://mlpipeline/models/penguin"},
+            "typeSchema": {"instanceSchema": "title: tfx.Model\ntype: object\n"},
+        }
+    ]

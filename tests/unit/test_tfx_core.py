@@ -130,3 +130,36 @@ def test_baseline_must_be_a_model_or_a_run_folder(tmp_path: Path) -> None:
     assert resolve_baseline(str(run)) == run / "pipeline_root" / "Trainer" / "model" / "6"
     with pytest.raises(ValueError, match="earlier `labkit pipeline run tfx-penguin`"):
         resolve_baseline(str(tmp_path / "nothing"))
+
+
+def test_importer_uri_is_moved_to_the_field_kfp2_reads() -> None:
+    from pipelines.tfx_penguin.kubeflow_runner import importers_for_kfp2
+
+    spec = {
+        "deploymentSpec": {
+            "executors": {
+                "baseline_model_executor": {
+                    "importer": {"artifactUri": {"constantValue": {"stringValue": "minio://b/m"}}, "typeSchema": {}}
+                },
+                "Trainer_executor": {"container": {"image": "labkit-tfx:0.1.0"}},
+            }
+        }
+    }
+    fixed = importers_for_kfp2(spec)
+    assert fixed["deploymentSpec"]["executors"]["baseline_model_executor"]["importer"]["artifactUri"] == {
+        "constant": "minio://b/m"
+    }
+    assert fixed["deploymentSpec"]["executors"]["Trainer_executor"] == {"container": {"image": "labkit-tfx:0.1.0"}}
+
+
+def test_lab_6_starter_is_a_tfx_pipeline_run_in_the_image() -> None:
+    from labkit.labs import get_lab
+    from labkit.registry import PipelineEntry
+
+    lab = get_lab(6)
+    assert lab.kind == "tfx" and lab.starter.is_file() and lab.guide.is_file()
+    assert "TODO(step 1)" in lab.starter.read_text()
+    entry = PipelineEntry.from_file(lab.starter, lab.pipeline_function, session=6, kind=lab.kind)
+    assert set(entry.parameters()) == set(get_pipeline("tfx-penguin").parameters())
+    command = run_command(Path("/tmp/run"), {}, pipeline_file=lab.starter)
+    assert "--pipeline-file" in command and "/labkit/student/pipeline.py" in command

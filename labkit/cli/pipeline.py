@@ -79,6 +79,11 @@ def show(
     from labkit.dag import draw_pipeline
 
     entry = _entry(name)
+    if entry.kind == "tfx":
+        fail(
+            f"{entry.name} is a TFX pipeline; `show` draws KFP pipelines only",
+            f"labkit pipeline compile {entry.name}, then upload the YAML to the KFP UI to see its graph",
+        )
     png, svg = draw_pipeline(entry, out)
     console.print(f"[green]drew[/] {entry.name}: {png} and {svg}")
 

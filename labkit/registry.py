@@ -103,6 +103,20 @@ PIPELINES: dict[str, PipelineEntry] = {
             "Evaluator (TFMA gate) -> Pusher; runs in the TFX image (--runner docker)",
             kind="tfx",
         ),
+        PipelineEntry(
+            name="continuous-training",
+            module="pipelines.continuous_training.pipeline",
+            function="continuous_training_pipeline",
+            session=7,
+            description="new batch -> validate -> drift vs reference -> if drift: retrain -> push only a better model",
+        ),
+        PipelineEntry(
+            name="sweep",
+            module="pipelines.sweep.pipeline",
+            function="sweep_pipeline",
+            session=7,
+            description="dsl.ParallelFor hyperparameter sweep of the Keras MLP; keeps the best model",
+        ),
     )
 }
 

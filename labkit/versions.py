@@ -19,8 +19,11 @@ def kfp_version() -> str:
     return version("kfp")
 
 
-# Cluster tooling (issue: the cluster). The kind node image is pinned by digest in manifests/kind/.
+# Cluster tooling. kind v0.27.0's release notes list this node image for Kubernetes 1.32.2 (pinned by digest so
+# a re-pushed tag cannot change the cluster); 1.32 matches the kubernetes-validate schemas pinned in pyproject.
+# manifests/kind/kind-config.yaml repeats the image (kind reads no Python); a test keeps the two equal.
 KIND_VERSION = "v0.27.0"
+KIND_NODE_IMAGE = "kindest/node:v1.32.2@sha256:f226345927d7e348497136874b6d207e0b32cc52154ad8323129352923a3142f"
 KUBECTL_VERSION = "v1.32.2"
 KUBERNETES_VERSION = "1.32.2"
 KFP_MANIFESTS_REF = "2.17.0"

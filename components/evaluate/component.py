@@ -18,6 +18,8 @@ def evaluate(
     Returns whether the model beats the baseline and reaches the threshold: the pipeline's gate. It is a
     single output because kfp.local 2.17 cannot resolve named outputs inside dsl.If conditions.
     """
+    import json
+
     import pandas as pd
 
     from components.evaluate.logic import evaluate_model_dir
@@ -30,6 +32,9 @@ def evaluate(
     metrics.log_metric("beats_baseline", result.beats_baseline)
     metrics.log_metric("passed", result.passed)
     confusion.log_confusion_matrix(result.classes, result.confusion_matrix)
+    # On a cluster the metadata lives in ML Metadata; the file is what the object store (and labkit) can read.
+    with open(metrics.path, "w") as handle:
+        json.dump(metrics.metadata, handle)
     verdict = "PASSED" if result.passed else "did NOT pass"
     print(
         f"accuracy {result.accuracy:.3f} (baseline {result.baseline_accuracy:.3f}), "

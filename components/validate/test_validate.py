@@ -18,7 +18,7 @@ def test_clean_penguins_pass_and_are_described(penguins: pd.DataFrame) -> None:
 
 
 def test_missing_column_is_named(penguins: pd.DataFrame) -> None:
-    with pytest.raises(DataValidationError, match="missing column.*'body_mass_g'"):
+    with pytest.raises(DataValidationError, match=r"missing column.*'body_mass_g'"):
         validate_table(penguins.drop(columns=["body_mass_g"]))
 
 

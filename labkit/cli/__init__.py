@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from labkit import __version__
-from labkit.cli import doctor, lab, pipeline
+from labkit.cli import artifacts, cluster, data, doctor, grade, handout, lab, monitor, pipeline, schedule
 
 app = typer.Typer(
     name="labkit",
@@ -19,7 +19,14 @@ app = typer.Typer(
 )
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(lab.app, name="lab")
+app.add_typer(cluster.app, name="cluster")
+app.add_typer(artifacts.app, name="artifacts")
+app.add_typer(data.app, name="data")
+app.add_typer(monitor.app, name="monitor")
+app.add_typer(schedule.app, name="schedule")
 app.command("doctor")(doctor.doctor)
+app.add_typer(handout.app, name="handout")
+app.command("grade")(grade.grade)
 
 
 def _version(value: bool) -> None:

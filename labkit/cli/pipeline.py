@@ -116,6 +116,10 @@ def _print_result(result: RunResult) -> None:
     for key, path in sorted(result.artifacts.items()):
         console.print(f"  {key:<24} {Path(path).relative_to(result.run_dir)}", soft_wrap=True)
     console.print(f"wall time: {result.wall_seconds:.1f} s")
+    if "kfp_run_id" in result.artifacts:  # cluster runs: artifacts stay in the cluster's object store
+        console.print(
+            f"KFP run {result.artifacts['kfp_run_url']}; `labkit artifacts ls {result.artifacts['kfp_run_id']}`"
+        )
 
 
 def _print_checks(result: RunResult) -> None:
@@ -146,15 +150,19 @@ def run(
         None,
         "--runner",
         "-r",
-        help=f"Where tasks run: {', '.join(RUNNERS)} [default: subprocess; docker for TFX pipelines].",
+        help=f"Where tasks run: {', '.join(RUNNERS)} (default: subprocess; docker for TFX pipelines).",
     ),
     param: list[str] = typer.Option([], "--param", "-p", help="Pipeline parameter KEY=VALUE; repeatable."),
-    runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders [default: ./runs]."),
+    runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders (default: ./runs)."),
+    env: str = typer.Option(
+        None, "--env", "-e", help="dev, test or prod: that environment's parameters (a --param still wins)."
+    ),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Run a pipeline and print its metrics.
 
     Example: labkit pipeline run training --param epochs=20 --param seed=7
+    Example: labkit pipeline run training --env dev   (dev's parameters: 5 epochs)
 
     Every run gets its own folder (printed at the end) with the artifacts, run.log and result.json.
 
@@ -162,19 +170,29 @@ def run(
     Example: labkit pipeline run tfx-penguin --runner docker --param data=skewed
     """
     entry = _entry(name)
-    run_and_report(entry, runner or ("docker" if entry.kind == "tfx" else "subprocess"), param, runs_dir, output)
+    runner = runner or ("docker" if entry.kind == "tfx" else "subprocess")
+    run_and_report(entry, runner, param, runs_dir, output, env)
 
 
 def run_and_report(
-    entry: PipelineEntry, runner: str, param: list[str], runs_dir: Path | None, output: OutputFormat
+    entry: PipelineEntry,
+    runner: str,
+    param: list[str],
+    runs_dir: Path | None,
+    output: OutputFormat,
+    env: str | None = None,
 ) -> RunResult:
     """Run ``entry`` with progress on stderr, then print its metrics (or JSON) and exit 1 if it failed."""
     try:
         params = parse_params(entry, param)
+        if env is not None:
+            from labkit.environments import get_environment
+
+            params = get_environment(env).params_for(entry, params)
         chosen = get_runner(runner, entry)
     except PipelineLoadError as exc:
         fail(str(exc), "fix the pipeline file; `labkit pipeline compile` shows the same error")
-    except ParameterError as exc:
+    except (ParameterError, LookupError) as exc:
         fail(str(exc), "pass parameters as --param KEY=VALUE; see `labkit pipeline run --help`")
     except RunnerUnavailableError as exc:
         fail(str(exc))

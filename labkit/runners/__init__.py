@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from labkit.registry import PipelineEntry
 from labkit.runners.base import Runner, RunnerUnavailableError
+from labkit.runners.cluster import ClusterRunner
 from labkit.runners.local import SubprocessRunner
 
-RUNNERS: dict[str, type] = {"subprocess": SubprocessRunner}
+RUNNERS: dict[str, type] = {"subprocess": SubprocessRunner, "cluster": ClusterRunner}
 
 
 def get_runner(name: str, entry: PipelineEntry | None = None) -> Runner:

@@ -23,7 +23,7 @@ def test_bad_params_name_the_problem(assignment: str, message: str) -> None:
 
 
 def test_unknown_pipeline_lists_known_ones() -> None:
-    with pytest.raises(UnknownPipelineError, match="Known pipelines: .*training"):
+    with pytest.raises(UnknownPipelineError, match=r"Known pipelines: .*training"):
         get_pipeline("trainig")
 
 

@@ -27,7 +27,7 @@ def training_pipeline(
     source: str = "palmerpenguins",
 ) -> Metrics:
     ingest_task = ingest(source=source)
-    validate_task = validate(dataset=ingest_task.outputs["dataset"])
+    validate_task = validate(dataset=ingest_task.outputs["dataset"])  # noqa: F841  (lo usás en el step 1)
 
     # TODO(step 1): partí los datos con `split`. Usá el dataset de ingest y la semilla `seed`, y hacé que corra
     # recién después de validar: split(...).after(validate_task).

@@ -1,0 +1,178 @@
+"""What each rubric ``kind`` means. A check returns the fraction earned (0..1) and a detail for the feedback.
+
+Static kinds read only the parsed IR; metric kinds read only the grader's own evaluation on held-out rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from grading.ir import PipelineIR, Task
+
+
+@dataclass
+class Context:
+    ir: PipelineIR | None = None
+    ran: bool = False
+    tasks_ran: set[str] = field(default_factory=set)  # component names with an executor_output.json
+    evaluation: dict[str, Any] | None = None
+
+
+Outcome = tuple[float, str]
+CheckFunction = Callable[[Context, dict[str, Any]], Outcome]
+KINDS: dict[str, CheckFunction] = {}
+
+
+def kind(name: str) -> Callable[[CheckFunction], CheckFunction]:
+    def register(function: CheckFunction) -> CheckFunction:
+        KINDS[name] = function
+        return function
+
+    return register
+
+
+def _one(ir: PipelineIR, component: str) -> Task | None:
+    tasks = ir.by_component(component)
+    return tasks[0] if tasks else None
+
+
+def _ratio(good: int, total: int, missing: list[str], what: str) -> Outcome:
+    if not missing:
+        return 1.0, ""
+    return (good / total if total else 0.0), f"{what}: {', '.join(missing)}"
+
+
+@kind("steps_present")
+def steps_present(ctx: Context, params: dict[str, Any]) -> Outcome:
+    assert ctx.ir
+    wanted = list(params["components"])
+    missing = [name for name in wanted if not ctx.ir.by_component(name)]
+    return _ratio(len(wanted) - len(missing), len(wanted), missing, "faltan los pasos")
+
+
+@kind("runs_after")
+def runs_after(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """``task`` waits for ``after`` (directly or transitively), by data or by ``.after()``."""
+    assert ctx.ir
+    task, before = _one(ctx.ir, params["task"]), _one(ctx.ir, params["after"])
+    if task is None or before is None:
+        return 0.0, f"falta {params['task'] if task is None else params['after']}"
+    if before.name in ctx.ir.ancestors(task):
+        return 1.0, ""
+    return 0.0, f"{params['task']} no espera a {params['after']}"
+
+
+@kind("input_from")
+def input_from(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """Each listed input of ``task`` is the named output of the named producer component."""
+    assert ctx.ir
+    task = _one(ctx.ir, params["task"])
+    if task is None:
+        return 0.0, f"falta el paso {params['task']}"
+    wrong = []
+    for input_name, wanted in params["inputs"].items():
+        producer_component, output = wanted.split(".")
+        actual = task.artifact_inputs.get(input_name)
+        producer = ctx.ir.tasks.get(actual[0]) if actual else None
+        if not (producer and producer.component == producer_component and actual and actual[1] == output):
+            got = f"{producer.component}.{actual[1]}" if producer and actual else "nada"
+            wrong.append(f"{input_name} recibe {got} (se espera {wanted})")
+    return _ratio(len(params["inputs"]) - len(wrong), len(params["inputs"]), wrong, params["task"])
+
+
+@kind("parameter_wired")
+def parameter_wired(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """Each listed input of ``task`` comes from the pipeline parameter of the given name."""
+    assert ctx.ir
+    task = _one(ctx.ir, params["task"])
+    if task is None:
+        return 0.0, f"falta el paso {params['task']}"
+    wrong = [
+        f"{input_name} (debería venir del parámetro {parameter})"
+        for input_name, parameter in params["inputs"].items()
+        if task.parameter_inputs.get(input_name, {}).get("componentInputParameter") != parameter
+    ]
+    return _ratio(len(params["inputs"]) - len(wrong), len(params["inputs"]), wrong, f"{params['task']} no recibe")
+
+
+_TYPES = {"int": "NUMBER_INTEGER", "float": "NUMBER_DOUBLE", "str": "STRING", "bool": "BOOLEAN"}
+
+
+@kind("parameters")
+def parameters(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """The pipeline declares each parameter with the given type and a default value."""
+    assert ctx.ir
+    wanted: dict[str, str] = params["required"]
+    problems = []
+    for name, type_name in wanted.items():
+        declared = ctx.ir.parameters.get(name)
+        if declared is None:
+            problems.append(f"{name} no existe")
+        elif declared.get("parameterType") != _TYPES[type_name]:
+            problems.append(f"{name} no es {type_name}")
+        elif "defaultValue" not in declared:
+            problems.append(f"{name} no tiene valor por defecto")
+    return _ratio(len(wanted) - len(problems), len(wanted), problems, "parámetros")
+
+
+@kind("gated_by")
+def gated_by(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """``task`` runs only inside a dsl.If whose condition reads an output of ``producer``."""
+    assert ctx.ir
+    task = _one(ctx.ir, params["task"])
+    if task is None:
+        return 0.0, f"falta el paso {params['task']}"
+    parent = ctx.ir.tasks.get(task.parent) if task.parent else None
+    while parent is not None:
+        raw_params = parent.parameter_inputs
+        producers = {
+            source.get("taskOutputParameter", {}).get("producerTask")
+            for source in raw_params.values()
+            if isinstance(source, dict)
+        }
+        producer_components = {ctx.ir.tasks[p].component for p in producers if p in ctx.ir.tasks}
+        if parent.condition and params["producer"] in producer_components:
+            return 1.0, ""
+        parent = ctx.ir.tasks.get(parent.parent) if parent.parent else None
+    return 0.0, f"{params['task']} no está dentro de un dsl.If sobre la salida de {params['producer']}"
+
+
+@kind("pipeline_runs")
+def pipeline_runs(ctx: Context, params: dict[str, Any]) -> Outcome:
+    return (1.0, "") if ctx.ran else (0.0, "la corrida no terminó bien")
+
+
+@kind("task_ran")
+def task_ran(ctx: Context, params: dict[str, Any]) -> Outcome:
+    missing = [name for name in params["components"] if name not in ctx.tasks_ran]
+    return _ratio(len(params["components"]) - len(missing), len(params["components"]), missing, "no corrieron")
+
+
+def _metric(ctx: Context, name: str) -> float:
+    if ctx.evaluation is None:
+        raise LookupError("no hay modelo evaluado")
+    return float(ctx.evaluation[name])
+
+
+@kind("metric_at_least")
+def metric_at_least(ctx: Context, params: dict[str, Any]) -> Outcome:
+    value = _metric(ctx, params["metric"])
+    minimum = float(params["min"])
+    verdict = f"{params['metric']} en datos reservados = {value:.3f} (mínimo {minimum})"
+    return (1.0 if value >= minimum else 0.0), verdict
+
+
+@kind("beats_baseline")
+def beats_baseline(ctx: Context, params: dict[str, Any]) -> Outcome:
+    model, baseline = _metric(ctx, "accuracy"), _metric(ctx, "baseline_accuracy")
+    margin = float(params.get("margin", 0.0))
+    verdict = f"accuracy {model:.3f} contra baseline de clase mayoritaria {baseline:.3f}"
+    return (1.0 if model > baseline + margin else 0.0), verdict
+
+
+@kind("stage_ok")
+def stage_ok(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """Earned whenever the check's stage ran: the grader blocks it (with the reason) when the stage failed."""
+    return 1.0, ""

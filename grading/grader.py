@@ -1,0 +1,360 @@
+"""Grade one submission: load -> compile -> static checks on the IR -> seeded run -> held-out metrics -> score.
+
+The submission's code runs only inside a sandbox (see ``grading.sandbox``). This module reads what the sandbox
+left behind as data: the compiled IR, and the Model artifact found by its IR type. Metrics that count are
+computed here, on held-out rows the sandbox never received.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from grading import worker as worker_codes
+from grading.checks import KINDS, Context
+from grading.ir import IRError, PipelineIR, parse_ir
+from grading.rubric import Check, Rubric
+from grading.sandbox import Limits, Sandbox, SandboxRun
+from grading.submission import SubmissionError, digest, submission_id, unpack
+
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b")
+MAX_MODEL_BYTES = 50 * 1024 * 1024
+LOG_EXCERPT_CHARS = 4000
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    stage: str
+    points: float
+    earned: float
+    hidden: bool
+    feedback: str
+
+    @property
+    def passed(self) -> bool:
+        return self.earned >= self.points - 1e-9
+
+
+@dataclass
+class GradeResult:
+    submission: str
+    session: int
+    score: float
+    max_score: float
+    percent: float
+    passed: bool
+    passing_percent: float
+    sandbox: str
+    stages: dict[str, str]  # stage -> "ok" or why it could not run
+    checks: list[CheckResult]
+    heldout_metrics: dict[str, Any] | None
+    wall_seconds: float
+    graded_at: str
+    submission_digest: str = ""
+    log_excerpt: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for check, result in zip(data["checks"], self.checks, strict=True):
+            check["passed"] = result.passed
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GradeResult:
+        checks = [CheckResult(**{k: v for k, v in c.items() if k != "passed"}) for c in data["checks"]]
+        return cls(**{**data, "checks": checks})
+
+
+@lru_cache(maxsize=4)
+def heldout_split(fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(visible, held_out): the grader's own stratified split of the clean penguins table."""
+    from components.evaluate.logic import evaluate_predictions  # noqa: F401  (fail early if the kit is broken)
+    from components.ingest.logic import load_penguins_clean
+    from components.split.logic import stratified_split
+
+    return stratified_split(load_penguins_clean(), test_fraction=fraction, seed=seed)
+
+
+def _status(out: Path) -> dict[str, Any]:
+    """The worker's advisory status; the submission could have rewritten it, so it only feeds messages."""
+    path = out / "status.json"
+    try:
+        data = json.loads(path.read_text()[:20000]) if path.is_file() and path.stat().st_size < 20000 else {}
+    except (OSError, ValueError):
+        data = {}
+    return data if isinstance(data, dict) else {}
+
+
+def _why_not_loaded(run: SandboxRun, status: dict[str, Any], limits: Limits) -> str | None:
+    """None when pipeline.py was imported; otherwise a feedback line naming what happened."""
+    error = str(status.get("error", ""))[:300]
+    if not error.partition(": ")[2]:
+        # Children of a fork bomb race on status.json; the traceback's last line still names the error.
+        lines = [line for line in run.output.splitlines() if _EXCEPTION.match(line)]
+        error = lines[-1][:300] if lines else error
+    if "MemoryError" in error:
+        error += f" (límite de memoria: {limits.memory_mb} MiB)"
+    if "BlockingIOError" in error or "Resource temporarily unavailable" in error:
+        error += f" (límite de procesos: {limits.pids})"
+    if run.timed_out:
+        return f"se superó el tiempo límite de {limits.wall_seconds:.0f} s (¿un bucle infinito?)"
+    if run.output_flooded:
+        return f"la salida superó {limits.output_kill_bytes // 2**20} MiB y el corrector detuvo la corrida"
+    code = run.exit_code
+    if code == worker_codes.EXIT_SYNTAX:
+        return f"pipeline.py tiene un error de sintaxis: {error}"
+    if code == worker_codes.EXIT_IMPORT:
+        return f"importar pipeline.py falló: {error}"
+    if status.get("phase") == "load":
+        if _EXCEPTION.match(error):
+            return f"importar pipeline.py falló: {error}"
+        if (code is not None and code < 0) or code in (137, 139):
+            return f"el proceso murió por una señal ({code}) al importar pipeline.py: ¿memoria o procesos de más?"
+        return f"pipeline.py terminó el proceso al importarse (código {code}); no llames a exit() en el módulo"
+    return None
+
+
+def _run_failure(output: str) -> str | None:
+    """'task X failed: Error: message' from kfp.local's log, the way `labkit pipeline run` reports it."""
+    from labkit.runners.local import ANSI, EXCEPTION_LINE, TASK_FINISHED
+
+    last_error: str | None = None
+    for line in ANSI.sub("", output).splitlines():
+        if error := EXCEPTION_LINE.match(line):
+            last_error = f"{error.group(1).rsplit('.', 1)[-1]}: {error.group(2)}"
+        elif (finished := TASK_FINISHED.search(line)) and finished.group(2) != "SUCCESS":
+            return f"el paso {finished.group(1)!r} falló: {last_error or 'sin mensaje de error'}"[:400]
+    return None
+
+
+def _memory_hint(run: SandboxRun, limits: Limits) -> str:
+    if run.exit_code is not None and (run.exit_code < 0 or run.exit_code == 137):
+        return f" (el proceso murió por una señal: ¿superó {limits.memory_mb} MiB de memoria?)"
+    if "MemoryError" in run.output:
+        return f" (MemoryError: límite de {limits.memory_mb} MiB)"
+    return ""
+
+
+def _run_folder(out: Path) -> Path | None:
+    root = out / "artifacts"
+    if not root.is_dir() or not _inside(root, out):
+        return None
+    runs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
+    return runs[0] if len(runs) == 1 else None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return not path.is_symlink() and path.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+def _tasks_ran(ir: PipelineIR, run_folder: Path | None) -> set[str]:
+    if run_folder is None:
+        return set()
+    return {task.component for task in ir.tasks.values() if (run_folder / task.name / "executor_output.json").is_file()}
+
+
+def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
+    """The Model artifact of the task that produces a model without consuming one (the training step)."""
+    producers = []
+    for task, output in ir.artifact_outputs_of_type("system.Model"):
+        component = ir.spec.get("components", {}).get(task.component_ref, {})
+        inputs = component.get("inputDefinitions", {}).get("artifacts", {})
+        if not any(a.get("artifactType", {}).get("schemaTitle") == "system.Model" for a in inputs.values()):
+            producers.append((task, output))
+    if not producers:
+        raise LookupError("el pipeline no produce ningún artefacto de tipo Model")
+    task, output = producers[0]
+    folder = run_folder / task.name / output
+    if not folder.is_dir() or not _inside(folder, run_folder):
+        raise LookupError(f"el paso {task.name} no dejó su modelo ({output})")
+    for item in folder.iterdir():
+        if not _inside(item, folder) or (item.is_file() and item.stat().st_size > MAX_MODEL_BYTES):
+            raise LookupError(f"el modelo de {task.name} tiene archivos inválidos o demasiado grandes")
+    keras_file = folder / "model.keras"
+    if keras_file.is_file():
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(keras_file) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+        except zipfile.BadZipFile:
+            raise LookupError(f"el modelo de {task.name} no es un archivo .keras válido") from None
+        if unpacked > MAX_MODEL_BYTES:  # a zip bomb would be inflated in the grader's memory
+            raise LookupError(f"el modelo de {task.name} descomprime a más de {MAX_MODEL_BYTES // 2**20} MiB")
+    return folder
+
+
+def score_heldout(model_dir: Path, visible: pd.DataFrame, held_out: pd.DataFrame) -> dict[str, Any]:
+    """Accuracy/macro-F1 on held-out rows with the kit's numpy reader: the model file is data, never code."""
+    import numpy as np
+
+    from components.common.features import encode_labels
+    from components.common.inference import load_dense_network
+    from components.evaluate.logic import evaluate_predictions
+
+    network = load_dense_network(model_dir)
+    classes = list(network.preprocessing["classes"])
+    majority = int(np.bincount(encode_labels(visible, network.preprocessing), minlength=len(classes)).argmax())
+    predictions = network.predict(held_out)
+    if predictions.shape != (len(held_out),):
+        raise ValueError("the model's output does not have one prediction per row")
+    result = evaluate_predictions(encode_labels(held_out, network.preprocessing), predictions, majority, classes, 0.0)
+    return {
+        "accuracy": round(result.accuracy, 4),
+        "macro_f1": round(result.macro_f1, 4),
+        "baseline_accuracy": round(result.baseline_accuracy, 4),
+        "rows": len(held_out),
+    }
+
+
+def _score(check: Check, ctx: Context, blocked: str | None) -> CheckResult:
+    def result(earned: float, feedback: str) -> CheckResult:
+        return CheckResult(check.id, check.title, check.stage, check.points, round(earned, 2), check.hidden, feedback)
+
+    if blocked:
+        return result(0.0, f"{check.on_fail} — no se pudo evaluar: {blocked}")
+    try:
+        fraction, detail = KINDS[check.kind](ctx, check.params)
+    except Exception as exc:  # a malformed IR or model must cost points, never crash the batch
+        return result(0.0, f"{check.on_fail} — no se pudo evaluar: {type(exc).__name__}: {exc}")
+    if not check.partial:
+        fraction = 1.0 if fraction >= 1.0 else 0.0
+    feedback = check.on_pass if fraction >= 1.0 else check.on_fail
+    return result(check.points * fraction, f"{feedback} ({detail})" if detail else feedback)
+
+
+def grade(
+    source: Path,
+    rubric: Rubric,
+    sandbox: Sandbox,
+    limits: Limits | None = None,
+    keep_scratch: Path | None = None,
+) -> GradeResult:
+    """Grade one folder or .zip. Never raises for anything the submission does; errors become feedback."""
+    start = time.monotonic()
+    limits = limits or Limits(wall_seconds=rubric.wall_seconds)
+    unknown = {c.kind for c in rubric.checks} - set(KINDS)
+    if unknown:
+        raise ValueError(f"rubric uses unknown check kinds {sorted(unknown)}; known: {sorted(KINDS)}")
+    scratch = Path(tempfile.mkdtemp(prefix="labkit-grade-"))
+    scratch.chmod(0o755)  # the sandbox user (nobody) must reach data/ and submission/
+    stages: dict[str, str] = {}
+    ctx = Context()
+    run: SandboxRun | None = None
+    notes = [f"sandbox: {sandbox.description}"]
+    sub_digest = ""
+    try:
+        submission = scratch / "submission"
+        try:
+            unpack(source, submission)
+            sub_digest = digest(submission)
+        except SubmissionError as exc:
+            stages["load"] = str(exc)
+        if "load" not in stages:
+            visible, held_out = heldout_split(rubric.heldout_fraction, rubric.heldout_seed)
+            data = scratch / "data"
+            data.mkdir()
+            visible.to_csv(data / "visible.csv", index=False)
+            arguments = {"source": str(data / "visible.csv"), **rubric.run_arguments}
+            worker_args = ["--function", rubric.function, "--args", json.dumps(arguments)]
+            run = sandbox.run_worker(submission, scratch, worker_args, limits)
+            out = scratch / "out"
+            status = _status(out)
+            why = _why_not_loaded(run, status, limits)
+            if why:
+                stages["load"] = why
+            elif run.exit_code == worker_codes.EXIT_NO_FUNCTION:
+                stages["load"] = f"pipeline.py no define un @dsl.pipeline llamado {rubric.function!r}"
+        if "load" not in stages:
+            stages["load"] = "ok"
+            assert run is not None
+            if run.exit_code == worker_codes.EXIT_COMPILE:
+                stages["compile"] = f"compilar el pipeline falló: {str(status.get('error', ''))[:300]}"
+            else:
+                try:
+                    ctx.ir = parse_ir(out / "pipeline.yaml")
+                    stages["compile"] = "ok"
+                except IRError as exc:
+                    stages["compile"] = str(exc)
+        if stages.get("compile") == "ok":
+            assert run is not None and ctx.ir is not None
+            stages["static"] = "ok"
+            run_folder = _run_folder(out)
+            ctx.tasks_ran = _tasks_ran(ctx.ir, run_folder)
+            if run.timed_out:
+                stages["execute"] = f"la corrida superó el tiempo límite de {limits.wall_seconds:.0f} s"
+            elif run.output_flooded:
+                stages["execute"] = f"la salida superó {limits.output_kill_bytes // 2**20} MiB; corrida detenida"
+            elif run.exit_code != 0 or status.get("phase") != "ran" or run_folder is None:
+                error = _run_failure(run.output) or str(status.get("error", ""))[:300]
+                error = error or f"código de salida {run.exit_code}"
+                stages["execute"] = f"la corrida falló: {error}{_memory_hint(run, limits)}"
+            else:
+                stages["execute"] = "ok"
+                ctx.ran = True
+            if run_folder is not None:
+                try:
+                    model_dir = _trained_model(ctx.ir, run_folder)
+                    ctx.evaluation = score_heldout(model_dir, visible, held_out)
+                    stages["metrics"] = "ok"
+                except Exception as exc:
+                    stages["metrics"] = f"no se pudo evaluar el modelo en datos reservados: {exc}"[:300]
+            else:
+                stages["metrics"] = "la corrida no dejó artefactos"
+            if stages["execute"] != "ok" and stages.get("metrics") == "ok":
+                notes.append("the run failed after training; the trained model was still scored")
+    finally:
+        if keep_scratch is not None:
+            shutil.copytree(scratch, keep_scratch, dirs_exist_ok=True, ignore_dangling_symlinks=True, symlinks=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    order = ["load", "compile", "static", "execute", "metrics"]
+    first_failure = next((stages[s] for s in order if stages.get(s) not in (None, "ok")), "la etapa anterior falló")
+    for stage in order:
+        stages.setdefault(stage, f"no se ejecutó: {first_failure}")
+    checks = [
+        _score(check, ctx, None if stages[check.stage] == "ok" else stages[check.stage]) for check in rubric.checks
+    ]
+    score = round(sum(c.earned for c in checks), 2)
+    total = rubric.total_points
+    percent = round(100 * score / total, 1) if total else 0.0
+    missed = [c.id for c, r in zip(rubric.checks, checks, strict=True) if c.required and not r.passed]
+    if missed:
+        notes.append(f"required checks not passed (the submission cannot pass without them): {', '.join(missed)}")
+    excerpt = run.output[-LOG_EXCERPT_CHARS:] if run else ""
+    if run and run.output_bytes > limits.output_bytes:
+        notes.append(f"the submission printed {run.output_bytes} bytes; the report keeps the first part only")
+    return GradeResult(
+        submission=submission_id(source),
+        session=rubric.session,
+        score=score,
+        max_score=total,
+        percent=percent,
+        passed=percent >= rubric.passing_percent and not missed,
+        passing_percent=rubric.passing_percent,
+        sandbox=sandbox.name,
+        stages=stages,
+        checks=checks,
+        heldout_metrics=ctx.evaluation,
+        wall_seconds=round(time.monotonic() - start, 2),
+        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        submission_digest=sub_digest,
+        log_excerpt=excerpt,
+        notes=notes,
+    )

@@ -1,0 +1,134 @@
+"""Read a compiled pipeline (KFP IR YAML) as data: tasks, the component behind each, edges, gates, parameters.
+
+The IR is parsed with ``yaml.safe_load`` and never executed. Tasks are identified by the component they run
+(``comp-train``, ``comp-train-2`` -> ``train``), not by display names a submission can choose freely.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MAX_IR_BYTES = 2 * 1024 * 1024
+_COMPONENT_SUFFIX = re.compile(r"-\d+$")
+
+
+class IRError(ValueError):
+    pass
+
+
+@dataclass
+class Task:
+    name: str  # the task key in its DAG
+    component: str  # e.g. "train"
+    component_ref: str  # e.g. "comp-train"
+    parent: str | None  # the condition task name when inside a dsl.If
+    depends_on: set[str] = field(default_factory=set)
+    artifact_inputs: dict[str, tuple[str, str]] = field(default_factory=dict)  # input -> (producer, output)
+    parameter_inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    condition: str | None = None
+
+
+@dataclass
+class PipelineIR:
+    spec: dict[str, Any]
+    tasks: dict[str, Task]
+    parameters: dict[str, dict[str, Any]]
+
+    def by_component(self, component: str) -> list[Task]:
+        return [task for task in self.tasks.values() if task.component == component]
+
+    def output_type(self, task: Task, output: str) -> str | None:
+        component = self.spec.get("components", {}).get(task.component_ref, {})
+        artifact = component.get("outputDefinitions", {}).get("artifacts", {}).get(output, {})
+        return artifact.get("artifactType", {}).get("schemaTitle")
+
+    def artifact_outputs_of_type(self, schema_title: str) -> list[tuple[Task, str]]:
+        found = []
+        for task in self.tasks.values():
+            component = self.spec.get("components", {}).get(task.component_ref, {})
+            for name, artifact in component.get("outputDefinitions", {}).get("artifacts", {}).items():
+                if artifact.get("artifactType", {}).get("schemaTitle") == schema_title:
+                    found.append((task, name))
+        return found
+
+    def ancestors(self, task: Task) -> set[str]:
+        seen: set[str] = set()
+        stack = list(task.depends_on)
+        while stack:
+            name = stack.pop()
+            if name in seen or name not in self.tasks:
+                continue
+            seen.add(name)
+            stack.extend(self.tasks[name].depends_on)
+        return seen
+
+
+def _component_name(ref: str) -> str:
+    return _COMPONENT_SUFFIX.sub("", ref.removeprefix("comp-"))
+
+
+def _walk(spec: dict[str, Any], dag: dict[str, Any], parent: str | None, tasks: dict[str, Task], depth: int) -> None:
+    if depth > 10:
+        raise IRError("the pipeline nests more than 10 levels of sub-DAGs")
+    components = spec.get("components", {})
+    for name, raw in (dag.get("tasks") or {}).items():
+        ref = raw.get("componentRef", {}).get("name", "")
+        inputs = raw.get("inputs", {})
+        task = Task(
+            name=name,
+            component=_component_name(ref),
+            component_ref=ref,
+            parent=parent,
+            depends_on=set(raw.get("dependentTasks") or []),
+            parameter_inputs=dict(inputs.get("parameters") or {}),
+            condition=(raw.get("triggerPolicy") or {}).get("condition"),
+        )
+        for input_name, source in (inputs.get("artifacts") or {}).items():
+            producer = source.get("taskOutputArtifact")
+            if producer:
+                task.artifact_inputs[input_name] = (producer["producerTask"], producer["outputArtifactKey"])
+                task.depends_on.add(producer["producerTask"])
+        if parent is not None:
+            task.depends_on.add(parent)
+        tasks[name] = task
+        sub_dag = components.get(ref, {}).get("dag")
+        if sub_dag:
+            _walk(spec, sub_dag, name, tasks, depth + 1)
+
+
+def _resolve_channels(spec: dict[str, Any], tasks: dict[str, Task]) -> None:
+    """Inside a dsl.If, inputs arrive as pipelinechannel artifacts of the condition task: follow them."""
+    components = spec.get("components", {})
+    for task in tasks.values():
+        if task.parent is None:
+            continue
+        parent = tasks[task.parent]
+        raw = components.get(parent.component_ref, {}).get("dag", {}).get("tasks", {}).get(task.name, {})
+        for input_name, source in ((raw.get("inputs") or {}).get("artifacts") or {}).items():
+            channel = source.get("componentInputArtifact")
+            upstream = parent.artifact_inputs.get(channel) if channel else None
+            if upstream:
+                task.artifact_inputs[input_name] = upstream
+
+
+def parse_ir(path: Path) -> PipelineIR:
+    if not path.is_file():
+        raise IRError("no compiled pipeline was produced")
+    if path.stat().st_size > MAX_IR_BYTES:
+        raise IRError(f"the compiled pipeline is larger than {MAX_IR_BYTES // 1024} KiB")
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise IRError(f"the compiled pipeline is not valid YAML: {exc}") from None
+    if not isinstance(spec, dict) or "root" not in spec:
+        raise IRError("the compiled pipeline has no root DAG")
+    tasks: dict[str, Task] = {}
+    _walk(spec, spec["root"].get("dag", {}), None, tasks, 0)
+    _resolve_channels(spec, tasks)
+    parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {}) or {}
+    return PipelineIR(spec=spec, tasks=tasks, parameters=parameters)

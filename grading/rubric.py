@@ -1,0 +1,117 @@
+"""A lab's rubric: checks with points and feedback, public ones in the handout, hidden ones kept out of it.
+
+``labs/session-0N/rubric.yaml`` holds the public checks and the grading settings. ``labs/session-0N/hidden/``
+(left out of the student handout) holds ``rubric.yaml`` with hidden checks and the held-out split seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from labkit.labs import Lab
+
+STAGES = ("load", "compile", "static", "execute", "metrics")
+HIDDEN_DIR = "hidden"
+RUBRIC_FILE = "rubric.yaml"
+
+
+class RubricError(ValueError):
+    """The rubric file is malformed; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    stage: str
+    kind: str
+    points: float
+    title: str
+    on_pass: str
+    on_fail: str
+    hidden: bool = False
+    partial: bool = False
+    required: bool = False  # failing it fails the submission whatever the percentage
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rubric:
+    session: int
+    function: str
+    checks: tuple[Check, ...]
+    passing_percent: float
+    heldout_fraction: float
+    heldout_seed: int
+    run_arguments: dict[str, Any]
+    wall_seconds: float
+    has_hidden: bool
+
+    @property
+    def total_points(self) -> float:
+        return sum(check.points for check in self.checks)
+
+    def public(self) -> Rubric:
+        public_checks = tuple(check for check in self.checks if not check.hidden)
+        return Rubric(**{**self.__dict__, "checks": public_checks, "has_hidden": False})
+
+
+def _checks(raw: list[dict[str, Any]], source: Path, hidden: bool) -> list[Check]:
+    checks = []
+    for index, entry in enumerate(raw or []):
+        where = f"{source} check #{index + 1} ({entry.get('id', 'no id')})"
+        missing = {"id", "stage", "kind", "points", "pass", "fail"} - set(entry)
+        if missing:
+            raise RubricError(f"{where} lacks {sorted(missing)}")
+        if entry["stage"] not in STAGES:
+            raise RubricError(f"{where}: stage {entry['stage']!r} is not one of {STAGES}")
+        checks.append(
+            Check(
+                id=str(entry["id"]),
+                stage=entry["stage"],
+                kind=entry["kind"],
+                points=float(entry["points"]),
+                title=entry.get("title", entry["id"]),
+                on_pass=entry["pass"],
+                on_fail=entry["fail"],
+                hidden=hidden or bool(entry.get("hidden", False)),
+                partial=bool(entry.get("partial", False)),
+                required=bool(entry.get("required", False)),
+                params=dict(entry.get("params") or {}),
+            )
+        )
+    return checks
+
+
+def load_rubric(lab: Lab, include_hidden: bool = True) -> Rubric:
+    public_file = lab.folder / RUBRIC_FILE
+    if not public_file.is_file():
+        raise RubricError(f"lab {lab.session} has no {public_file}; write one to grade it")
+    public = yaml.safe_load(public_file.read_text()) or {}
+    checks = _checks(public.get("checks", []), public_file, hidden=False)
+    settings = public.get("grading", {})
+    hidden_file = lab.folder / HIDDEN_DIR / RUBRIC_FILE
+    hidden: dict[str, Any] = {}
+    if include_hidden and hidden_file.is_file():
+        hidden = yaml.safe_load(hidden_file.read_text()) or {}
+        checks += _checks(hidden.get("checks", []), hidden_file, hidden=True)
+        settings = {**settings, **hidden.get("grading", {})}
+    ids = [check.id for check in checks]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise RubricError(f"check ids must be unique; repeated: {duplicated}")
+    return Rubric(
+        session=lab.session,
+        function=lab.pipeline_function,
+        checks=tuple(checks),
+        passing_percent=float(settings.get("passing_percent", 60)),
+        heldout_fraction=float(settings.get("heldout_fraction", 0.25)),
+        # Without the hidden file (a student's self-check) the held-out rows are only a stand-in.
+        heldout_seed=int(settings.get("heldout_seed", 0)),
+        run_arguments=dict(settings.get("run_arguments") or {}),
+        wall_seconds=float(settings.get("wall_seconds", 180)),
+        has_hidden=bool(hidden),
+    )

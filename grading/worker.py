@@ -1,0 +1,134 @@
+"""Runs INSIDE the sandbox: load a submission, compile it to IR, run it with kfp.local.
+
+This file is executed as a script (``python -I worker.py ...``), never imported by the grader. It imports only
+the standard library, kfp and the kit's ``components`` package, because inside the components image there is no
+``labkit`` and no ``grading``. Everything it writes (status, IR, artifacts) is advisory: the submission runs in
+this same process and could overwrite any of it, so the grader re-derives every score from the IR file and the
+artifacts it finds, and computes metrics itself on data this process never sees.
+
+Exit codes name the phase that failed, so the grader can explain a failure even when nothing was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_SYNTAX = 10
+EXIT_IMPORT = 11
+EXIT_NO_FUNCTION = 12
+EXIT_COMPILE = 13
+EXIT_RUN = 14
+EXIT_USAGE = 15
+
+
+def _status(out: Path, **fields: object) -> None:
+    path = out / "status.json"
+    try:
+        current = json.loads(path.read_text()) if path.is_file() else {}
+        current.update(fields)
+        tmp = out / f"status.json.{os.getpid()}"
+        tmp.write_text(json.dumps(current, default=str))
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        pass  # advisory only: a submission may have broken the file or the folder
+
+
+def _short_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--submission", required=True, type=Path)
+    parser.add_argument("--function", required=True)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--kit", default="", help="folder holding the kit's packages, put FIRST on sys.path")
+    parser.add_argument("--site", action="append", default=[], help="extra site-packages (the kit's venv)")
+    parser.add_argument("--args", default="{}", help="JSON pipeline arguments the grader imposes")
+    parser.add_argument("--compile-only", action="store_true")
+    ns = parser.parse_args(argv)
+
+    # The kit first, the submission last: a kfp.py or components/ beside pipeline.py cannot shadow the kit.
+    import site
+
+    for directory in ns.site:
+        site.addsitedir(directory)
+    if ns.kit:
+        sys.path.insert(0, ns.kit)
+    sys.path.append(str(ns.submission))
+    out: Path = ns.out
+    out.mkdir(parents=True, exist_ok=True)
+    _status(out, phase="load")
+
+    source_file = ns.submission / "pipeline.py"
+    try:
+        compile(source_file.read_bytes(), str(source_file), "exec")
+    except SyntaxError as exc:
+        _status(out, error=f"SyntaxError: {exc.msg} (line {exc.lineno})")
+        print(f"GRADER: syntax error in pipeline.py line {exc.lineno}: {exc.msg}", file=sys.stderr)
+        return EXIT_SYNTAX
+
+    spec = importlib.util.spec_from_file_location("submission_pipeline", source_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["submission_pipeline"] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: importing must not end the worker
+        _status(out, error=_short_error(exc))
+        traceback.print_exc()
+        return EXIT_IMPORT
+    _status(out, phase="loaded")
+
+    pipeline = getattr(module, ns.function, None)
+    if pipeline is None or not hasattr(pipeline, "pipeline_func"):
+        _status(out, error=f"no @dsl.pipeline named {ns.function!r} in pipeline.py")
+        return EXIT_NO_FUNCTION
+
+    from kfp import compiler
+
+    try:
+        compiler.Compiler().compile(pipeline, package_path=str(out / "pipeline.yaml"))
+    except BaseException as exc:
+        _status(out, error=_short_error(exc))
+        traceback.print_exc()
+        return EXIT_COMPILE
+    _status(out, phase="compiled")
+    if ns.compile_only:
+        return EXIT_OK
+
+    import inspect
+    import warnings
+
+    from kfp import local
+
+    accepted = set(inspect.signature(pipeline.pipeline_func).parameters)
+    arguments = {k: v for k, v in json.loads(ns.args).items() if k in accepted}
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(out / "artifacts"), raise_on_error=True)
+    warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
+    _status(out, phase="running", arguments=arguments)
+    try:
+        pipeline(**arguments)
+    except BaseException as exc:
+        _status(out, error=_short_error(exc))
+        print(f"GRADER: the run failed: {_short_error(exc)}", file=sys.stderr)
+        return EXIT_RUN
+    _status(out, phase="ran")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    try:
+        code = main(sys.argv[1:])
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    # os._exit: a submission's atexit hooks or lingering threads must not change the exit code.
+    os._exit(code)

@@ -1,0 +1,144 @@
+"""``labkit cluster``: the course's kind cluster with Kubeflow Pipelines 2.17 (up, down, status, load-images)."""
+
+from __future__ import annotations
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from labkit.cli.common import OUTPUT_OPTION, OutputFormat, console, err_console, fail, print_rows
+from labkit.cluster import (
+    CLUSTER_NAME,
+    ClusterError,
+    ClusterEvent,
+    PrerequisiteError,
+    cluster_down,
+    cluster_status,
+    cluster_up,
+    kit_images,
+    load_images_into_kind,
+)
+
+app = typer.Typer(
+    help=(
+        "The course cluster: kind + Kubeflow Pipelines 2.17, installed from the kit's manifests.\n\n"
+        "Needs Docker (6+ GiB for it), kind and kubectl, and internet for the first `up` (~2 GB of images). "
+        "Every command is safe to repeat; an interrupted `up` resumes where it stopped."
+    ),
+    no_args_is_help=True,
+)
+
+NAME_OPTION = typer.Option(CLUSTER_NAME, "--name", help="kind cluster name.")
+
+
+class _ClusterProgress:
+    """One rich row per step; counted steps (deployments, images) get a bar."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._rows: dict[str, TaskID] = {}
+
+    def __call__(self, event: ClusterEvent) -> None:
+        if event.step == "check":
+            mark = "[green]✓[/]" if event.finished else "[yellow]![/]"
+            self._progress.console.print(f"{mark} {event.message}")
+            return
+        row = self._rows.get(event.step)
+        if row is None:
+            row = self._progress.add_task(event.message, total=event.total)
+            self._rows[event.step] = row
+        self._progress.update(row, description=event.message, total=event.total, completed=event.done or 0)
+        if event.finished:
+            self._progress.update(row, completed=event.total or 1, total=event.total or 1)
+            del self._rows[event.step]
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(finished_text="[green]✓[/]"),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+
+
+@app.command("up")
+def up(
+    name: str = NAME_OPTION,
+    environments: bool = typer.Option(True, help="Also create namespaces labkit-dev/test/prod with quotas."),
+) -> None:
+    """Create the cluster (if absent) and install Kubeflow Pipelines; prints the UI URL.
+
+    Checks first, each with its fix: Docker, kind, kubectl, memory, inotify limits, CPU, free ports.
+    Then: kind cluster -> KFP CRDs -> wait -> the kit's overlay -> wait for every deployment.
+    First run: 10-20 min (image pulls). Safe to repeat; an interrupted run resumes.
+    """
+    try:
+        with _progress() as progress:
+            url = cluster_up(_ClusterProgress(progress), name=name, with_environments=environments)
+    except PrerequisiteError as exc:
+        for check in exc.failed:
+            # soft_wrap: an install command must stay on one line to be copy-pasted
+            err_console.print(f"[bold red]✗ {check.name}[/]: {check.detail}", soft_wrap=True)
+            err_console.print(f"  [yellow]fix:[/] {check.fix}", soft_wrap=True)
+        fail("the cluster cannot be created until the checks above pass", "fix them and run `labkit cluster up` again")
+    except ClusterError as exc:
+        fail(str(exc), exc.fix or "run `labkit cluster up` again: it resumes")
+    console.print(f"[green]Kubeflow Pipelines is up:[/] {url}")
+    console.print("next: `labkit cluster load-images`, then `labkit pipeline run training --runner cluster`")
+
+
+@app.command("down")
+def down(name: str = NAME_OPTION) -> None:
+    """Delete the cluster and everything in it (runs, artifacts). Harmless when there is none."""
+    try:
+        deleted = cluster_down(name)
+    except ClusterError as exc:
+        fail(str(exc), exc.fix)
+    console.print(f"deleted kind cluster {name!r}" if deleted else f"no kind cluster {name!r}; nothing to do")
+
+
+@app.command("status")
+def status(name: str = NAME_OPTION, output: OutputFormat = OUTPUT_OPTION) -> None:
+    """Is the cluster there, does its API answer, and which KFP deployments are available."""
+    try:
+        found = cluster_status(name)
+    except ClusterError as exc:
+        fail(str(exc), exc.fix)
+    rows = [
+        {"deployment": deployment, "available": f"{ready}/{desired}", "ok": ready >= desired}
+        for deployment, (ready, desired) in sorted(found.deployments.items())
+    ]
+    if output is OutputFormat.json:
+        print_rows([{"cluster": name, "exists": found.exists, "ready": found.ready, "deployments": rows}], output)
+        return
+    if not found.exists:
+        fail(f"no kind cluster named {name!r}", "labkit cluster up")
+    if not found.reachable:
+        fail(f"cluster {name!r} exists but its API does not answer", "check its node with `docker ps`")
+    print_rows(rows, output, title=f"KFP in kind-{name}")
+    waiting = "[yellow]not ready yet[/]: `labkit cluster up` waits for it"
+    console.print(f"UI: {found.ui_url}" if found.ready else waiting)
+
+
+def image_load(
+    images: list[str] = typer.Argument(None, help="Images to load [default: the kit's components and TFX images]."),
+    name: str = NAME_OPTION,
+) -> None:
+    """Copy locally built images into the kind node (`kind load docker-image`), so tasks need no pull.
+
+    Example: labkit cluster load-images              (the kit's components and TFX images)
+    Example: labkit cluster load-images my-image:1.0
+    """
+    try:
+        with _progress() as progress:
+            loaded = load_images_into_kind(
+                images or kit_images(), name, _ClusterProgress(progress), skip_missing=not images
+            )
+    except ClusterError as exc:
+        fail(str(exc), exc.fix)
+    console.print(f"loaded into kind-{name}: {', '.join(loaded)}")
+
+
+app.command("load-images")(image_load)

@@ -1,0 +1,131 @@
+"""``labkit grade``: the autograder for lab submissions (one, or a folder of them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from labkit.cli.common import console, err_console, fail
+from labkit.labs import UnknownLabError, get_lab
+
+FORMATS_HELP = "Comma-separated report formats: md, json, gradescope, junit."
+
+
+def parse_formats(value: str) -> tuple[str, ...]:
+    from grading.reports import FORMATS
+
+    formats = tuple(f.strip() for f in value.split(",") if f.strip())
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        fail(f"unknown report format(s) {', '.join(unknown)}", f"use some of: {', '.join(FORMATS)}")
+    return formats
+
+
+def load_lab_rubric(session: int, include_hidden: bool):
+    from grading.rubric import RubricError, load_rubric
+
+    try:
+        return load_rubric(get_lab(session), include_hidden=include_hidden)
+    except (UnknownLabError, RubricError) as exc:
+        fail(str(exc), "see `labkit lab list`")
+
+
+def make_sandbox(preference: str):
+    from grading.sandbox import pick_sandbox
+
+    try:
+        sandbox = pick_sandbox(preference)
+    except RuntimeError as exc:
+        fail(str(exc), "start Docker and build the image, or pass --sandbox subprocess")
+    if sandbox.name != "docker":
+        err_console.print(f"[yellow]warning:[/] {sandbox.description}")
+    return sandbox
+
+
+def print_result(result, show_hidden: bool = True) -> None:
+    table = Table(title=f"{result.submission}: {result.score:g}/{result.max_score:g} ({result.percent:g} %)")
+    for column in ("check", "points", "feedback"):
+        table.add_column(column)
+    for check in result.checks:
+        if check.hidden and not show_hidden:
+            continue
+        style = "green" if check.passed else ("yellow" if check.earned else "red")
+        table.add_row(f"[{style}]{check.id}[/]", f"{check.earned:g}/{check.points:g}", check.feedback)
+    console.print(table)
+    for stage, state in result.stages.items():
+        if state != "ok":
+            console.print(f"[red]{stage}[/]: {state}")
+    verdict = "[green]PASSED[/]" if result.passed else "[red]BELOW PASSING[/]"
+    console.print(f"{verdict} (passing is {result.passing_percent:g} %) — sandbox: {result.sandbox}")
+
+
+def grade(
+    path: Path = typer.Argument(..., help="A submission (folder or .zip with pipeline.py) or a folder of them."),
+    lab: int = typer.Option(..., "--lab", "-l", help="Session number whose rubric applies, e.g. 5."),
+    formats: str = typer.Option("md,json", "--format", "-f", help=FORMATS_HELP),
+    out: Path = typer.Option(Path("grades"), "--out", help="Folder for reports: OUT/<submission>/..."),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="Submissions graded in parallel (batch)."),
+    gradebook: Path = typer.Option(
+        None, "--gradebook", help="CSV gradebook to write (batch) [default: OUT/grades.csv]."
+    ),
+    regrade: bool = typer.Option(False, "--regrade", help="Grade again submissions already graded and unchanged."),
+    sandbox: str = typer.Option("auto", "--sandbox", help="docker, subprocess (weaker) or auto."),
+) -> None:
+    """Grade lab submissions: load -> compile -> static checks -> seeded run -> held-out metrics -> score.
+
+    A submission is a folder or .zip holding pipeline.py (the completed starter), optionally with extra
+    modules beside it. Student code runs only in a sandbox (Docker with no network; else a rlimited subprocess).
+
+    Examples:
+      labkit grade alumno1/ --lab 5 --format md,json,gradescope,junit --out grades/
+      labkit grade entregas/ --lab 5 --jobs 2 --gradebook grades.csv     (batch, resumable)
+    """
+    from grading.batch import BatchEvent, grade_batch, is_single_submission
+    from grading.grader import grade as grade_one
+    from grading.reports import write_reports
+
+    if not path.exists():
+        fail(f"{path} does not exist", "pass a submission folder, a .zip, or a folder of submissions")
+    chosen = parse_formats(formats)
+    rubric = load_lab_rubric(lab, include_hidden=True)
+    box = make_sandbox(sandbox)
+    if is_single_submission(path):
+        with console.status(f"grading {path.name} ({box.name} sandbox)..."):
+            result = grade_one(path, rubric, box)
+        written = write_reports(result, out / result.submission, chosen)
+        print_result(result)
+        console.print(f"reports: {', '.join(str(p) for p in written)}")
+        raise typer.Exit(0)
+
+    book = gradebook or out / "grades.csv"
+    with Progress(
+        TextColumn("[bold]grading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task("grading", total=None, last="")
+
+        skipped: list[str] = []
+
+        def on_event(event: BatchEvent) -> None:
+            if event.state == "skipped":
+                skipped.append(event.submission)
+            last = f"{event.submission}: {event.state}"
+            if event.result is not None:
+                last += f" {event.result.percent:g} %"
+            progress.update(task, total=event.total, completed=event.done, last=last)
+            if event.state.startswith("error"):
+                err_console.print(f"[red]{event.submission}[/]: {event.state}")
+
+        results = grade_batch(path, rubric, box, out, jobs, chosen, regrade, book, on_event=on_event)
+    if not results:
+        fail(f"no submissions in {path}", "put one folder or .zip per student in it")
+    passed = sum(r.passed for r in results)
+    note = f" ({len(skipped)} skipped: already graded and unchanged; --regrade to redo)" if skipped else ""
+    console.print(f"graded {len(results)} submissions{note}: {passed} passed. Gradebook: {book}; reports under {out}/")

@@ -1,0 +1,70 @@
+"""``labkit monitor``: watch a model over a stream of batches (drift, accuracy, retraining, pushes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from labkit.cli.common import console, err_console, fail
+from labkit.registry import ParameterError, get_pipeline, parse_params
+
+app = typer.Typer(help="Monitoring over time: drift, accuracy, retraining and pushes along a batch stream.")
+
+
+@app.command("simulate")
+def simulate(
+    batches: int = typer.Option(
+        8, "--batches", "-n", help="Batches in the stream (batch 0 trains the first champion)."
+    ),
+    out: Path = typer.Option(Path("build/monitor"), "--out", help="Folder for batches, registry, runs and timeline."),
+    runner: str = typer.Option("subprocess", "--runner", "-r", help="Where each pipeline run executes."),
+    rows: int = typer.Option(200, "--rows", help="Penguins per batch."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the batch stream."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="continuous-training parameter KEY=VALUE, e.g. epochs=20; repeatable."
+    ),
+) -> None:
+    """Run the continuous-training pipeline on each batch and draw the timeline.
+
+    Writes OUT/timeline.png and OUT/timeline.html (accuracy, drift scores, retrain and push events), plus
+    OUT/batches, OUT/registry (versioned models, `champion` pointer) and one run folder per batch.
+    Start from an empty OUT to begin with no champion.
+
+    Example: labkit monitor simulate --batches 8 --param epochs=20
+    """
+    from labkit.monitor import MonitorError
+    from labkit.monitor import simulate as run_loop
+    from labkit.runners.base import RunnerUnavailableError
+
+    try:
+        params = parse_params(get_pipeline("continuous-training"), param)
+    except ParameterError as exc:
+        fail(str(exc), "see `labkit pipeline show continuous-training` for its parameters")
+    for reserved in ("batch", "registry"):
+        if reserved in params:
+            fail(f"--param {reserved}=... is set by the monitor itself", "drop it; use --out to choose the folder")
+    if (out / "registry").exists():
+        err_console.print(f"[yellow]note:[/] reusing the registry in {out / 'registry'} (its champion stays)")
+    columns = (SpinnerColumn(finished_text=""), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console) as progress:
+        current = progress.add_task("batch 0", total=batches)
+
+        def on_batch(outcome) -> None:
+            before = f"{outcome.accuracy_before:.3f}" if outcome.accuracy_before is not None else "-"
+            events = ", ".join(
+                word for word, flag in (("retrained", outcome.retrained), ("pushed", outcome.pushed)) if flag
+            )
+            progress.console.print(
+                f"batch {outcome.index}: drift {'YES' if outcome.drifted else 'no '} "
+                f"{','.join(outcome.drifted_features) or '':40} accuracy before {before}  "
+                f"{events or 'kept champion'} -> {outcome.champion_after}"
+            )
+            progress.update(current, advance=1, description=f"batch {outcome.index + 1}")
+
+        try:
+            run_loop(out, batches, runner=runner, rows=rows, seed=seed, params=params, on_batch=on_batch)
+        except (MonitorError, RunnerUnavailableError) as exc:
+            fail(str(exc), "read the run's log named above")
+    console.print(f"[green]timeline[/]: {out / 'timeline.png'} and {out / 'timeline.html'}")

@@ -1,0 +1,36 @@
+"""Instructor self-check for every lab with a rubric: the reference scores full marks, the starter fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grading.batch import grade_batch
+from grading.rubric import RUBRIC_FILE, load_rubric
+from grading.sandbox import Limits, SubprocessSandbox
+from labkit.labs import Lab, list_labs
+
+GRADED_LABS = [lab for lab in list_labs() if (lab.folder / RUBRIC_FILE).is_file()]
+
+
+def test_session_5_is_graded() -> None:
+    assert 5 in [lab.session for lab in GRADED_LABS]
+
+
+@pytest.mark.parametrize("lab", GRADED_LABS, ids=lambda lab: f"session-{lab.session:02d}")
+def test_reference_full_marks_and_starter_below_passing(lab: Lab, tmp_path: Path) -> None:
+    submissions = tmp_path / "submissions"
+    for name, source in (("reference", lab.solution), ("starter", lab.starter)):
+        (submissions / name).mkdir(parents=True)
+        (submissions / name / "pipeline.py").write_text(source.read_text())
+    rubric = load_rubric(lab)
+    results = {
+        r.submission: r
+        for r in grade_batch(submissions, rubric, SubprocessSandbox(), tmp_path / "out", jobs=2, limits=Limits())
+    }
+    reference, starter = results["reference"], results["starter"]
+    failed = [f"{c.id}: {c.feedback}" for c in reference.checks if not c.passed]
+    assert reference.score == reference.max_score, failed
+    assert reference.passed
+    assert not starter.passed and starter.percent < rubric.passing_percent

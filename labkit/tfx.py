@@ -286,6 +286,9 @@ class TfxDockerRunner:
         error = parsed["error"]
         if returncode != 0 and not error:
             error = f"the TFX container exited with code {returncode}"
+        if error and not (run_dir / "pipeline_root").exists():
+            where = entry.file or entry.module
+            error = f"building the pipeline ({where}, {entry.function}) failed before any component ran: {error}"
         artifacts = {"data": "data", "pipeline_root": "pipeline_root", "metadata": "metadata.sqlite"}
         if parsed["pushed"]:
             artifacts["pushed_model"] = parsed["pushed"]

@@ -121,3 +121,15 @@ def test_compiled_with_a_baseline_importer_still_fits_the_backend(tmp_path: Path
             "typeSchema": {"instanceSchema": "title: tfx.Model\ntype: object\n"},
         }
     ]
+
+
+def test_lab_6_starter_fails_clearly_until_its_todos_are_done(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "labkit", "lab", "run", "6", "--runs-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "COLUMNS": "220", "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert done.returncode == 1
+    assert "failed before any component ran" in done.stderr and "starter/pipeline.py" in done.stderr

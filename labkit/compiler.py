@@ -10,6 +10,10 @@ DEFAULT_OUT = Path("build/pipelines")
 
 
 def compile_pipeline(entry: PipelineEntry, out_dir: Path = DEFAULT_OUT) -> Path:
+    if entry.kind == "tfx":
+        from labkit.tfx import compile_tfx
+
+        return compile_tfx(entry, out_dir)
     from kfp import compiler
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ class Lab:
     starter: Path
     solution: Path
     guide: Path
+    kind: str = "kfp"  # "tfx": the starter is a TFX create_pipeline, run in the TFX image
 
     @classmethod
     def from_folder(cls, folder: Path) -> Lab:
@@ -37,6 +38,7 @@ class Lab:
             starter=(folder / spec["starter"]).resolve(),
             solution=(folder / spec["solution"]).resolve(),
             guide=folder / "README.md",
+            kind=spec.get("kind", "kfp"),
         )
 
 

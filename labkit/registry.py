@@ -47,24 +47,40 @@ class PipelineEntry:
     session: int
     description: str
     file: Path | None = None
+    # "kfp": a @dsl.pipeline run by kfp.local or a cluster; "tfx": a TFX ``create_pipeline`` function, run by
+    # labkit/tfx.py in the TFX image and compiled with KubeflowV2DagRunner.
+    kind: str = "kfp"
 
     @classmethod
-    def from_file(cls, path: Path, function: str, session: int = 0) -> PipelineEntry:
+    def from_file(cls, path: Path, function: str, session: int = 0, kind: str = "kfp") -> PipelineEntry:
         """A pipeline in a student's file, e.g. a lab starter being completed."""
         name = f"session-{session:02d}" if session else path.stem
-        return cls(name=name, module="", function=function, session=session, description=str(path), file=path)
+        return cls(
+            name=name, module="", function=function, session=session, description=str(path), file=path, kind=kind
+        )
 
     def load(self) -> Callable[..., Any]:
         """The @dsl.pipeline object; importing it is deferred because pipelines import kfp."""
         module = _module_from_file(self.file) if self.file else importlib.import_module(self.module)
         pipeline = getattr(module, self.function, None)
+        if self.kind == "tfx" and callable(pipeline):
+            return pipeline
         if pipeline is None or not hasattr(pipeline, "pipeline_func"):
             where = self.file or self.module
             raise PipelineLoadError(f"{where} defines no @dsl.pipeline named {self.function!r}")
         return pipeline
 
     def parameters(self) -> dict[str, inspect.Parameter]:
-        """Pipeline parameters with their defaults, read from the Python signature."""
+        """Pipeline parameters with their defaults, read from the Python signature.
+
+        For TFX pipelines: the keyword-only parameters of ``create_pipeline`` plus ``data``, the table the
+        kit prepares for the run (the other arguments are paths the runner fills in).
+        """
+        if self.kind == "tfx":
+            signature = inspect.signature(self.load(), eval_str=True)
+            tunable = {n: p for n, p in signature.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+            data = inspect.Parameter("data", inspect.Parameter.KEYWORD_ONLY, default="palmerpenguins", annotation=str)
+            return {"data": data, **tunable}
         return dict(inspect.signature(self.load().pipeline_func).parameters)
 
 
@@ -77,6 +93,15 @@ PIPELINES: dict[str, PipelineEntry] = {
             function="training_pipeline",
             session=5,
             description="ingest -> validate -> split -> train (Keras) -> evaluate -> push if it passes the gate",
+        ),
+        PipelineEntry(
+            name="tfx-penguin",
+            module="pipelines.tfx_penguin.pipeline",
+            function="create_pipeline",
+            session=6,
+            description="TFX: ExampleGen -> statistics -> schema -> validator -> Transform -> Trainer -> "
+            "Evaluator (TFMA gate) -> Pusher; runs in the TFX image (--runner docker)",
+            kind="tfx",
         ),
         PipelineEntry(
             name="continuous-training",

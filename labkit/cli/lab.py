@@ -41,7 +41,12 @@ def list_command(output: OutputFormat = OUTPUT_OPTION) -> None:
 def run_command(
     session: int = typer.Argument(..., help="Session number, e.g. 5."),
     file: Path = typer.Option(None, "--file", "-f", help="Your pipeline.py (default: the lab starter)."),
-    runner: str = typer.Option("subprocess", "--runner", "-r", help="Where tasks run (see `labkit pipeline run`)."),
+    runner: str = typer.Option(
+        None,
+        "--runner",
+        "-r",
+        help="Where tasks run (see `labkit pipeline run`) (default: subprocess; docker for TFX).",
+    ),
     param: list[str] = typer.Option([], "--param", "-p", help="Pipeline parameter KEY=VALUE; repeatable."),
     runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders (default: ./runs)."),
     output: OutputFormat = OUTPUT_OPTION,
@@ -54,8 +59,8 @@ def run_command(
     path = file or lab.starter
     if not path.is_file():
         fail(f"{path} does not exist", f"copy the starter: cp {lab.starter} {path}")
-    entry = PipelineEntry.from_file(path, lab.pipeline_function, session=lab.session)
-    run_and_report(entry, runner, param, runs_dir, output)
+    entry = PipelineEntry.from_file(path, lab.pipeline_function, session=lab.session, kind=lab.kind)
+    run_and_report(entry, runner or ("docker" if lab.kind == "tfx" else "subprocess"), param, runs_dir, output)
 
 
 @app.command("check")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,6 +23,7 @@ from labkit.registry import (
 )
 from labkit.runners import RUNNERS, get_runner
 from labkit.runners.base import RunnerUnavailableError, RunResult, TaskEvent
+from labkit.tfx import TfxCompileError
 
 app = typer.Typer(help="List, compile, draw and run the kit's pipelines.", no_args_is_help=True)
 
@@ -57,7 +59,14 @@ def compile_command(
         fail("give a pipeline NAME or --all (not both)", "labkit pipeline compile training")
     entries = list(PIPELINES.values()) if all_pipelines else [_entry(name)]
     for entry in entries:
-        package = compile_pipeline(entry, out)
+        try:
+            if entry.kind == "tfx":  # TFX compiles in its image: a container start and TFX imports, ~10 s
+                with err_console.status(f"compiling {entry.name} with KubeflowV2DagRunner (TFX image)"):
+                    package = compile_pipeline(entry, out)
+            else:
+                package = compile_pipeline(entry, out)
+        except (RunnerUnavailableError, TfxCompileError) as exc:
+            fail(str(exc))
         console.print(f"[green]compiled[/] {entry.name} -> {package}")
 
 
@@ -70,6 +79,11 @@ def show(
     from labkit.dag import draw_pipeline
 
     entry = _entry(name)
+    if entry.kind == "tfx":
+        fail(
+            f"{entry.name} is a TFX pipeline; `show` draws KFP pipelines only",
+            f"labkit pipeline compile {entry.name}, then upload the YAML to the KFP UI to see its graph",
+        )
     png, svg = draw_pipeline(entry, out)
     console.print(f"[green]drew[/] {entry.name}: {png} and {svg}")
 
@@ -96,7 +110,7 @@ def _print_result(result: RunResult) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in sorted(result.metrics.items()):
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        table.add_row(escape(key), f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
     console.print(f"run folder: [bold]{result.run_dir}[/] (run.log, result.json and these artifacts):")
     for key, path in sorted(result.artifacts.items()):
@@ -108,10 +122,36 @@ def _print_result(result: RunResult) -> None:
         )
 
 
+def _print_checks(result: RunResult) -> None:
+    """Data anomalies and evaluation-gate failures: shown whether or not the run succeeded."""
+    if result.anomalies:
+        table = Table(title=f"ExampleValidator found {len(result.anomalies)} anomalies", title_style="bold yellow")
+        for column in ("split", "feature", "severity", "problem", "detail"):
+            table.add_column(column, overflow="fold")
+        for row in result.anomalies:
+            table.add_row(*(row[c] for c in ("split", "feature", "severity", "problem", "detail")))
+        console.print(table)
+        console.print("[yellow]the data does not match the schema inferred from the training split[/]")
+    elif "blessed" in result.metrics:
+        console.print("[green]ExampleValidator: no anomalies[/]")
+    if "blessed" in result.metrics:
+        if result.metrics["blessed"]:
+            console.print("[bold green]model BLESSED[/] by the Evaluator: the Pusher published it")
+        else:
+            console.print("[bold red]model NOT BLESSED[/] by the Evaluator, so it was not pushed:")
+            for line in result.gate_failures:
+                console.print(f"  {line}", soft_wrap=True)
+
+
 @app.command("run")
 def run(
     name: str = typer.Argument(..., help="Pipeline to run (see `labkit pipeline list`)."),
-    runner: str = typer.Option("subprocess", "--runner", "-r", help=f"Where tasks run: {', '.join(RUNNERS)}."),
+    runner: str = typer.Option(
+        None,
+        "--runner",
+        "-r",
+        help=f"Where tasks run: {', '.join(RUNNERS)} (default: subprocess; docker for TFX pipelines).",
+    ),
     param: list[str] = typer.Option([], "--param", "-p", help="Pipeline parameter KEY=VALUE; repeatable."),
     runs_dir: Path = typer.Option(None, "--runs-dir", help="Parent folder of run folders (default: ./runs)."),
     env: str = typer.Option(
@@ -125,8 +165,13 @@ def run(
     Example: labkit pipeline run training --env dev   (dev's parameters: 5 epochs)
 
     Every run gets its own folder (printed at the end) with the artifacts, run.log and result.json.
+
+    TFX pipelines (tfx-penguin) run with LocalDagRunner inside the TFX image: --runner docker.
+    Example: labkit pipeline run tfx-penguin --runner docker --param data=skewed
     """
-    run_and_report(_entry(name), runner, param, runs_dir, output, env)
+    entry = _entry(name)
+    runner = runner or ("docker" if entry.kind == "tfx" else "subprocess")
+    run_and_report(entry, runner, param, runs_dir, output, env)
 
 
 def run_and_report(
@@ -144,11 +189,13 @@ def run_and_report(
             from labkit.environments import get_environment
 
             params = get_environment(env).params_for(entry, params)
-        chosen = get_runner(runner)
+        chosen = get_runner(runner, entry)
     except PipelineLoadError as exc:
         fail(str(exc), "fix the pipeline file; `labkit pipeline compile` shows the same error")
-    except (ParameterError, RunnerUnavailableError, LookupError) as exc:
+    except (ParameterError, LookupError) as exc:
         fail(str(exc), "pass parameters as --param KEY=VALUE; see `labkit pipeline run --help`")
+    except RunnerUnavailableError as exc:
+        fail(str(exc))
     run_dir = new_run_dir(entry.name, runs_dir or runs_root())
     columns = (SpinnerColumn(finished_text=""), TextColumn("{task.description}"), TimeElapsedColumn())
     try:
@@ -160,8 +207,10 @@ def run_and_report(
     result.save()
     if output is OutputFormat.json:
         typer.echo(result.to_json(indent=None))
-    elif result.succeeded:
-        _print_result(result)
+    else:
+        if result.succeeded:
+            _print_result(result)
+        _print_checks(result)
     if not result.succeeded:
         fail(
             f"task {result.failed_task!r} failed: {result.error}" if result.failed_task else str(result.error),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labkit.registry import PipelineEntry
 from labkit.runners.base import Runner, RunnerUnavailableError
 from labkit.runners.cluster import ClusterRunner
 from labkit.runners.local import DockerRunner, SubprocessRunner
@@ -9,8 +10,23 @@ from labkit.runners.local import DockerRunner, SubprocessRunner
 RUNNERS: dict[str, type] = {"subprocess": SubprocessRunner, "docker": DockerRunner, "cluster": ClusterRunner}
 
 
-def get_runner(name: str) -> Runner:
+def get_runner(name: str, entry: PipelineEntry | None = None) -> Runner:
+    if entry is not None and entry.kind == "tfx":
+        return _tfx_runner(name, entry)
     try:
         return RUNNERS[name]()
     except KeyError:
         raise RunnerUnavailableError(f"unknown runner {name!r}; choose one of: {', '.join(RUNNERS)}") from None
+
+
+def _tfx_runner(name: str, entry: PipelineEntry) -> Runner:
+    """TFX pipelines run only with LocalDagRunner inside the TFX image (TFX does not install on the host)."""
+    from labkit.tfx import TfxDockerRunner
+    from labkit.versions import TFX_IMAGE
+
+    if name != "docker":
+        raise RunnerUnavailableError(
+            f"{entry.name} is a TFX pipeline: it runs with TFX's LocalDagRunner inside the TFX image "
+            f"({TFX_IMAGE}), not with the {name!r} runner. Use --runner docker."
+        )
+    return TfxDockerRunner()

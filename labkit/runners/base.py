@@ -36,6 +36,9 @@ class RunResult:
     failed_task: str | None = None
     error: str | None = None
     log_file: str | None = None
+    # Data-validation problems and failed evaluation thresholds, for pipelines that report them (TFX).
+    anomalies: list[dict[str, str]] = field(default_factory=list)
+    gate_failures: list[str] = field(default_factory=list)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(asdict(self), indent=indent, default=str)

@@ -76,6 +76,18 @@ def test_tfx_image_imports_tfx_and_the_kubeflow_v2_runner(docker_client: Any, tf
     assert output.split()[-3:] == ["1.21.0", kfp_version(), "1"]
 
 
+def test_tfx_image_carries_the_session6_code_and_data_for_the_cluster(docker_client: Any, tfx_image: str) -> None:
+    """A cluster mounts nothing: the compiled spec's module files and CSVs must be inside the image."""
+    script = (
+        "import pandas, pipelines.tfx_penguin.preprocessing, components.common.schema\n"
+        "rows = [len(pandas.read_csv(f'/opt/labkit/data/tfx-penguin/{s}/penguins.csv')) for s in ('train', 'eval')]\n"
+        "print(sum(rows))\n"
+    )
+    code, output = images.run_in_image(docker_client, tfx_image, ["python3", "-c", script])
+    assert code == 0, output
+    assert output.split()[-1] == "333"
+
+
 def test_save_and_load_archive_round_trip(docker_client: Any, tmp_path: Path) -> None:
     """What a teacher hands out on a USB stick loads back with the same tag (done on the small base image)."""
     if not images.image_exists(docker_client, BASE_IMAGE):

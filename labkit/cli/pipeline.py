@@ -58,6 +58,7 @@ def compile_command(
     if bool(name) == all_pipelines:
         fail("give a pipeline NAME or --all (not both)", "labkit pipeline compile training")
     entries = list(PIPELINES.values()) if all_pipelines else [_entry(name)]
+    failed: list[str] = []
     for entry in entries:
         try:
             if entry.kind == "tfx":  # TFX compiles in its image: a container start and TFX imports, ~10 s
@@ -66,8 +67,13 @@ def compile_command(
             else:
                 package = compile_pipeline(entry, out)
         except (RunnerUnavailableError, TfxCompileError) as exc:
-            fail(str(exc))
+            # One pipeline that cannot compile here (e.g. TFX without Docker) must not stop the others.
+            err_console.print(f"[bold red]error:[/] {entry.name}: {exc}")
+            failed.append(entry.name)
+            continue
         console.print(f"[green]compiled[/] {entry.name} -> {package}")
+    if failed:
+        fail(f"{len(failed)} pipeline(s) did not compile: {', '.join(failed)}", "see the errors above")
 
 
 @app.command("show")

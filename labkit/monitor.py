@@ -74,16 +74,15 @@ def simulate(
     on_batch: Callable[[BatchOutcome], None] = lambda _: None,
 ) -> Timeline:
     """Run the loop over ``n_batches`` batches; write batches/, registry/, runs/, timeline.{json,png,html}."""
-    if runner != "subprocess":
-        # Each labkit run gets a fresh pipeline root, and kfp.local's DockerRunner mounts only that root: a
-        # registry and batches outside it are invisible to the containers, so the loop would never see a champion.
+    if runner == "cluster":
+        # On a cluster the registry lives in the object store; this loop reads it from a host folder.
         raise MonitorError(
-            f"the monitor loop needs the registry to persist across runs; with the {runner!r} runner it would not "
-            "(kfp.local's DockerRunner mounts only each run's own pipeline root). Use --runner subprocess, or run "
-            "the pipeline on one shared pipeline root with kfp.local directly (see labs/session-07/README.md)."
+            "the monitor loop reads the registry from a host folder: use --runner subprocess or docker here, "
+            "and `labkit schedule create` for a recurring run on the cluster"
         )
     out = out.resolve()
     registry = out / "registry"
+    registry.mkdir(parents=True, exist_ok=True)  # the docker runner mounts only host paths that exist
     infos = write_batches(out / "batches", n_batches, rows=rows, seed=seed, knobs=knobs)
     entry = get_pipeline(PIPELINE)
     chosen = get_runner(runner)

@@ -90,6 +90,21 @@ def _artifacts_of(pipeline_root: Path) -> dict[str, str]:
     return found
 
 
+def host_path_params(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``params`` with existing host paths made absolute, and those paths (deduplicated, outermost first)."""
+    resolved: dict[str, Any] = {}
+    paths: list[str] = []
+    for key, value in params.items():
+        # A bare word (e.g. a model name) is a path only if it names a file; "./x" or "/x" may be a folder.
+        looks_like_path = isinstance(value, str) and ("/" in value or Path(value).is_file())
+        if looks_like_path and Path(value).exists():
+            value = str(Path(value).resolve())
+            paths.append(value)
+        resolved[key] = value
+    outermost = [p for p in sorted(set(paths)) if not any(p.startswith(q + "/") for q in paths if q != p)]
+    return resolved, outermost
+
+
 class KfpLocalRunner:
     """Shared by the subprocess and docker runners; only the kfp.local runner object differs."""
 
@@ -159,6 +174,17 @@ class DockerRunner(KfpLocalRunner):
         from labkit.versions import COMPONENTS_IMAGE
 
         self.image = image or COMPONENTS_IMAGE
+        self._host_paths: list[str] = []
+
+    def run(self, entry: PipelineEntry, params: dict[str, Any], run_dir: Path, on_event: EventSink) -> RunResult:
+        """As the subprocess runner, with every parameter that names an existing host file or folder mounted.
+
+        kfp.local mounts only the pipeline root, so a CSV given as ``source`` or a model registry folder would
+        otherwise not exist inside the task containers (or vanish with them). Paths are made absolute and
+        mounted at the same path, read-write, so a task sees exactly what the subprocess runner sees.
+        """
+        params, self._host_paths = host_path_params(params)
+        return super().run(entry, params, run_dir, on_event)
 
     def check(self) -> None:
         """RunnerUnavailableError, with the fix, unless an engine answers and the image is built."""
@@ -184,7 +210,12 @@ class DockerRunner(KfpLocalRunner):
         from kfp import local
 
         self.check()
-        run_args: dict[str, Any] = {"network_mode": "none"}
+        from docker.types import Mount
+
+        run_args: dict[str, Any] = {
+            "network_mode": "none",
+            "mounts": [Mount(target=path, source=path, type="bind") for path in self._host_paths],
+        }
         if hasattr(os, "getuid") and os.getuid() != 0:
             # Artifacts land in the bind-mounted pipeline root: write them as the user, not as root.
             run_args["user"] = f"{os.getuid()}:{os.getgid()}"

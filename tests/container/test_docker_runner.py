@@ -70,3 +70,37 @@ def test_task_containers_have_no_network(docker_client: Any, components_image: s
 def test_missing_image_names_the_build_command(docker_client: Any) -> None:
     with pytest.raises(RunnerUnavailableError, match="labkit image build components"):
         DockerRunner(image="labkit-components:0.0.0-missing").check()
+
+
+def test_host_paths_in_parameters_are_mounted_for_the_tasks(components_image: str, tmp_path: Path) -> None:
+    """A batch CSV and a registry folder outside the run folder are seen (and written) by the task containers."""
+    from components.champion.logic import champion_version
+    from labkit.data import write_batches
+
+    batch = write_batches(tmp_path / "batches", 4)[3].path  # a drifted batch
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    params = {"batch": str(batch), "registry": str(registry), "epochs": 5}
+    result = DockerRunner().run(get_pipeline("continuous-training"), params, run_dir, lambda _: None)
+    assert result.succeeded, f"{result.failed_task}: {result.error} (log: {result.log_file})"
+    assert result.metrics["drifted"] is True
+    assert champion_version(registry) is not None, "the container registered the model in the host's folder"
+
+
+def test_host_path_params_are_absolute_and_bare_words_are_left_alone(tmp_path: Path, monkeypatch) -> None:
+    from labkit.runners.local import host_path_params
+
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "data.csv").write_text("x\n")
+    (tmp_path / "penguins").mkdir()  # a folder named like a parameter value that is not a path
+    monkeypatch.chdir(tmp_path)
+    params, mounts = host_path_params({"source": "data.csv", "registry": "./registry", "name": "penguins", "n": 3})
+    assert params == {
+        "source": str(tmp_path / "data.csv"),
+        "registry": str(tmp_path / "registry"),
+        "name": "penguins",
+        "n": 3,
+    }
+    assert mounts == [str(tmp_path / "data.csv"), str(tmp_path / "registry")]

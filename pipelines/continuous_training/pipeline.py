@@ -1,8 +1,9 @@
 """Session 7: ingest a new batch -> validate -> drift vs reference -> if drift: retrain -> champion/challenger -> push.
 
 The registry is a pipeline parameter (a folder path). The subprocess runner sees host paths; labkit's docker
-runner mounts every parameter that names an existing host path, so the folder must exist. On a cluster the path must be a volume the tasks mount; every registered version is also
-returned as the ``registered`` Model artifact, which KFP stores in the object store.
+runner mounts every parameter that names an existing host path, so the folder must exist. On a cluster the
+path must be a volume the tasks mount; every registered version is also returned as the ``registered`` Model
+artifact, which KFP stores in the object store.
 """
 
 from kfp import dsl

@@ -23,6 +23,7 @@ def test_data_batches_names_a_bad_feature(tmp_path: Path) -> None:
 
 
 def test_monitor_refuses_a_runner_that_cannot_see_the_registry(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["monitor", "simulate", "--runner", "docker", "--out", str(tmp_path)])
+    result = CliRunner().invoke(app, ["monitor", "simulate", "--runner", "cluster", "--out", str(tmp_path)])
     assert result.exit_code == 1
-    assert "pipeline root" in result.output
+    assert "reads the registry from a host folder" in result.output
+    assert "labkit schedule create" in result.output

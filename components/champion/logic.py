@@ -27,7 +27,7 @@ import pandas as pd
 
 from components.common.features import encode_labels
 from components.common.inference import MODEL_FILE, load_dense_network
-from components.evaluate.logic import accuracy, confusion_matrix, macro_f1
+from components.evaluate.logic import accuracy, confusion_matrix, evaluate_model_dir, macro_f1
 
 DEFAULT_MODEL_NAME = "penguins"
 CHAMPION_FILE = "champion"
@@ -69,11 +69,9 @@ def compare(
     """The challenger wins only if it beats the majority-class baseline and the champion by more than
     ``min_improvement`` accuracy on the same test rows. A tie keeps the champion: replacing a serving model
     has a cost, so it needs evidence."""
-    challenger_accuracy, challenger_f1 = score_model(challenger_dir, test)
-    network = load_dense_network(challenger_dir)
-    classes = network.preprocessing["classes"]
-    majority = int(np.bincount(encode_labels(train, network.preprocessing), minlength=len(classes)).argmax())
-    baseline_accuracy = float(np.mean(encode_labels(test, network.preprocessing) == majority))
+    challenger = evaluate_model_dir(challenger_dir, train, test, threshold=0.0)
+    challenger_accuracy, challenger_f1 = challenger.accuracy, challenger.macro_f1
+    baseline_accuracy = challenger.baseline_accuracy
     champion_accuracy = score_model(champion_dir, test)[0] if champion_dir is not None else None
     if challenger_accuracy <= baseline_accuracy:
         better, reason = (

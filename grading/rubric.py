@@ -49,6 +49,7 @@ class Rubric:
     run_arguments: dict[str, Any]
     wall_seconds: float
     has_hidden: bool
+    engine: str = "kfp"  # "tfx": the submission is a TFX create_pipeline, graded in the TFX image
 
     @property
     def total_points(self) -> float:
@@ -114,4 +115,5 @@ def load_rubric(lab: Lab, include_hidden: bool = True) -> Rubric:
         run_arguments=dict(settings.get("run_arguments") or {}),
         wall_seconds=float(settings.get("wall_seconds", 180)),
         has_hidden=bool(hidden),
+        engine=lab.kind,
     )

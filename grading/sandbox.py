@@ -405,7 +405,7 @@ def pick_sandbox(preference: str = "auto", engine: str = "kfp") -> Sandbox:
             why = "--sandbox subprocess was asked for" if preference == "subprocess" else reason
             raise RuntimeError(
                 f"TFX labs are graded only in the {TFX_IMAGE} container (TFX does not install on this host), "
-                f"and {why}. Start Docker and build the image: labkit image build tfx"
+                f"and {why}"
             )
         return DockerSandbox.for_tfx()
     if preference == "subprocess":

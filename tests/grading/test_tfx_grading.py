@@ -103,11 +103,27 @@ def test_handout_leaves_out_the_session_6_solution_and_hidden_checks(tmp_path: P
 # ---------------------------------------------------------------- container tier: real runs in the TFX image
 
 REFERENCE = (REPO_ROOT / "pipelines/tfx_penguin/pipeline.py").read_text()
+PROBES = """
+import socket
+from pathlib import Path
+
+for _probe in (lambda: socket.create_connection(("1.1.1.1", 53), timeout=3).close(),
+               lambda: Path("/opt/labkit/pwned").write_text("x"),
+               lambda: Path("/grader/modules/trainer.py").write_text("x"),
+               lambda: Path("/opt/labkit/pipelines/tfx_penguin/pipeline.py").read_text()):
+    try:
+        _probe()
+    except OSError:
+        continue
+    raise SystemExit("BREACHED the TFX sandbox")
+"""
 HOSTILE = {
     # The kit's own solution is in the TFX image; the grader hides it from submissions.
     "imports_solution": "from pipelines.tfx_penguin.pipeline import create_pipeline  # noqa: F401\n",
-    # Runs, but barely trains (1 step, tiny learning rate), and adds a Resolver node the KFP backend rejects.
-    "weak_with_resolver": REFERENCE.replace("train_steps: int = 60", "train_steps: int = 1")
+    # Probes the container at import (any breach fails the load); then runs, but barely trains (1 step, tiny
+    # learning rate), and adds a Resolver node the KFP backend rejects.
+    "weak_with_resolver": PROBES
+    + REFERENCE.replace("train_steps: int = 60", "train_steps: int = 1")
     .replace("learning_rate: float = 0.01", "learning_rate: float = 0.00001")
     .replace(
         "    components = [",

@@ -202,6 +202,21 @@ def _interpreter_for_nobody() -> tuple[str, list[str]] | None:
     return None
 
 
+def hide_from_other_users() -> None:
+    """Make every lab's hidden folder and solution file private to their owner (the grader, as root).
+
+    A submission running as another uid then cannot read the hidden checks or import the reference solution.
+    Only what the grader's own user owns is touched; git does not track these modes.
+    """
+    from labkit.labs import list_labs
+
+    for lab in list_labs():
+        for path, mode in ((lab.folder / "hidden", 0o700), (lab.solution, 0o600)):
+            with contextlib.suppress(OSError):
+                if path.exists() and path.stat().st_uid == os.geteuid() and path.stat().st_mode & 0o077:
+                    path.chmod(mode)
+
+
 class SubprocessSandbox:
     """rlimits + a new session + a clean environment. As root it also drops to ``nobody`` and, where the
     kernel allows, enters an empty network namespace. Without root neither is possible, and the report says so.
@@ -224,8 +239,9 @@ class SubprocessSandbox:
         if self.drop_to_nobody:
             network = "no network (own namespace)" if _can_unshare_network() else "network NOT blocked"
             return (
-                f"subprocess (weaker than a container: rlimits, an unprivileged uid, {network}; it can still "
-                "read world-readable files such as the hidden rubric, and write to /tmp)"
+                f"subprocess (weaker than a container: rlimits, an unprivileged uid, {network}; hidden rubrics "
+                "and solutions are made private to the grader, but it can read other world-readable files and "
+                "write to /tmp)"
             )
         return "subprocess (weaker: no network or filesystem isolation, only rlimits and a time limit)"
 
@@ -240,6 +256,7 @@ class SubprocessSandbox:
         out.mkdir(exist_ok=True)
         uid = _sandbox_uid()
         if self.drop_to_nobody:
+            hide_from_other_users()
             for path in (home, out):
                 os.chown(path, uid, uid)
             nproc = limits.pids
@@ -404,8 +421,7 @@ def pick_sandbox(preference: str = "auto", engine: str = "kfp") -> Sandbox:
         if preference == "subprocess" or reason:
             why = "--sandbox subprocess was asked for" if preference == "subprocess" else reason
             raise RuntimeError(
-                f"TFX labs are graded only in the {TFX_IMAGE} container (TFX does not install on this host), "
-                f"and {why}"
+                f"TFX labs are graded only in the {TFX_IMAGE} container (TFX does not install on this host), and {why}"
             )
         return DockerSandbox.for_tfx()
     if preference == "subprocess":

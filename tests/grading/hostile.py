@@ -119,6 +119,8 @@ def hostile_sources(grader_out: Path, kit_root: Path) -> dict[str, dict[str, str
             "components/__init__.py": "raise RuntimeError('the submission shadowed components')\n",
         },
         "fake_metrics": {"pipeline.py": FAKE_METRICS},
+        # The kit's reference solution must not be importable from a submission.
+        "copies_solution": {"pipeline.py": "from pipelines.training.pipeline import training_pipeline  # noqa\n"},
     }
 
 

@@ -135,6 +135,8 @@ def _defended(batch: Batch, name: str) -> None:
         assert not result.passed and result.percent == batch.results["starter"].percent
         saved = json.loads((batch.out / name / "result.json").read_text())
         assert saved["score"] == result.score and saved["passed"] is False
+    elif name == "copies_solution":
+        assert result.score == 0 and "importar pipeline.py falló" in result.stages["load"], result.stages["load"]
     elif name in ("network", "write_outside", "read_rubric"):
         assert _full_marks(result), f"{name} got through the sandbox: {text}"
     else:
@@ -174,7 +176,7 @@ SUBPROCESS_DEFENDS = [
     "tamper_results",
 ]
 # Only when the grader runs as root can it drop the submission to `nobody` and unshare the network.
-SUBPROCESS_AS_NOBODY = ["fork_bomb", "network", "write_outside", "lingering_daemon"]
+SUBPROCESS_AS_NOBODY = ["fork_bomb", "network", "write_outside", "lingering_daemon", "read_rubric", "copies_solution"]
 
 
 def test_subprocess_batch_reference_starter_and_report(subprocess_batch: Batch) -> None:
@@ -191,9 +193,16 @@ def test_subprocess_sandbox_defends(subprocess_batch: Batch, name: str) -> None:
     _defended(subprocess_batch, name)
 
 
-def test_subprocess_sandbox_cannot_hide_the_hidden_rubric(subprocess_batch: Batch) -> None:
-    """Documented weakness: the fallback can read world-readable files such as the hidden rubric."""
-    assert subprocess_batch.results["read_rubric"].score == 0
+def test_subprocess_sandbox_as_root_makes_hidden_rubrics_and_solutions_private(subprocess_batch: Batch) -> None:
+    sandbox = subprocess_batch.sandbox
+    assert isinstance(sandbox, SubprocessSandbox)
+    if not sandbox.drop_to_nobody:
+        assert "weaker" in sandbox.description
+        pytest.skip("without root the fallback runs submissions as the grader's own user and cannot hide files")
+    lab = get_lab(5)
+    assert (lab.folder / "hidden").stat().st_mode & 0o077 == 0
+    assert lab.solution.stat().st_mode & 0o077 == 0
+    assert "hidden rubrics and solutions are made private" in subprocess_batch.results["reference"].notes[0]
 
 
 @pytest.mark.container
@@ -203,7 +212,7 @@ def test_docker_batch_reference_starter_and_report(docker_batch: Batch) -> None:
 
 
 @pytest.mark.container
-@pytest.mark.parametrize("name", SUBPROCESS_DEFENDS + SUBPROCESS_AS_NOBODY + ["read_rubric"])
+@pytest.mark.parametrize("name", SUBPROCESS_DEFENDS + SUBPROCESS_AS_NOBODY)
 def test_docker_sandbox_defends(docker_batch: Batch, name: str) -> None:
     _defended(docker_batch, name)
 

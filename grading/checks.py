@@ -5,6 +5,7 @@ Static kinds read only the parsed IR; metric kinds read only the grader's own ev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,70 @@ def gated_by(ctx: Context, params: dict[str, Any]) -> Outcome:
             return 1.0, ""
         parent = ctx.ir.tasks.get(parent.parent) if parent.parent else None
     return 0.0, f"{params['task']} no está dentro de un dsl.If sobre la salida de {params['producer']}"
+
+
+def _constant(task: Task, name: str) -> Any:
+    """A task input given as a constant in the IR (kfp's ``constant``, TFX's typed ``constantValue``)."""
+    source = task.parameter_inputs.get(name)
+    runtime = source.get("runtimeValue", {}) if isinstance(source, dict) else {}
+    if "constant" in runtime:
+        return runtime["constant"]
+    raw = runtime.get("constantValue", {})
+    if "stringValue" in raw:
+        try:  # TFX writes lists, dicts and protos as JSON text
+            return json.loads(raw["stringValue"])
+        except ValueError:
+            return raw["stringValue"]
+    if "intValue" in raw:
+        return int(raw["intValue"])
+    if "doubleValue" in raw:
+        return float(raw["doubleValue"])
+    raise LookupError(f"{task.component} no recibe {name} como constante")
+
+
+def _at_path(value: Any, keys: list[str]) -> list[Any]:
+    """Every value at the dotted path, looking through lists at each level (protos as JSON nest lists)."""
+    if isinstance(value, list):
+        return [found for item in value for found in _at_path(item, keys)]
+    if not keys:
+        return [value]
+    if isinstance(value, dict) and keys[0] in value:
+        return _at_path(value[keys[0]], keys[1:])
+    return []
+
+
+@kind("constant_parameter")
+def constant_parameter(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """A constant input of ``task`` (optionally the values at a dotted ``path`` inside it) ``equals`` a value or
+    is at least ``min``. E.g. SchemaGen's ``exclude_splits``, or the accuracy bound inside the Evaluator's
+    ``eval_config``."""
+    assert ctx.ir
+    task = _one(ctx.ir, params["task"])
+    if task is None:
+        return 0.0, f"falta el paso {params['task']}"
+    try:
+        value = _constant(task, params["input"])
+    except LookupError as exc:
+        return 0.0, str(exc)
+    where = f"{params['task']}.{params['input']}"
+    values = _at_path(value, params["path"].split(".")) if "path" in params else [value]
+    if not values:
+        return 0.0, f"{where} no define {params['path']}"
+    if "equals" in params and params["equals"] not in values:
+        return 0.0, f"{where} = {json.dumps(values[0])[:80]} (se espera {json.dumps(params['equals'])})"
+    if "min" in params and not any(isinstance(v, int | float) and v >= params["min"] for v in values):
+        return 0.0, f"{where}: {json.dumps(values)[:80]} (se espera al menos {params['min']})"
+    return 1.0, ""
+
+
+@kind("backend_accepts")
+def backend_accepts(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """The compiled spec has nothing the open-source KFP backend rejects (e.g. a TFX Resolver node)."""
+    from labkit.tfx import backend_problems
+
+    assert ctx.ir
+    problems = backend_problems(ctx.ir.spec)
+    return (0.0, "; ".join(problems)[:300]) if problems else (1.0, "")
 
 
 @kind("pipeline_runs")

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from grading import tfx_grading
 from grading import worker as worker_codes
 from grading.checks import KINDS, Context, RunOutcome
 from grading.datasets import DataFile, expand, write_data
@@ -174,9 +175,7 @@ def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
     """The Model artifact of the task that produces a model without consuming one (the training step)."""
     producers = []
     for task, output in ir.artifact_outputs_of_type("system.Model"):
-        component = ir.spec.get("components", {}).get(task.component_ref, {})
-        inputs = component.get("inputDefinitions", {}).get("artifacts", {})
-        if not any(a.get("artifactType", {}).get("schemaTitle") == "system.Model" for a in inputs.values()):
+        if not ir.consumes_type(task, "system.Model"):
             producers.append((task, output))
     if not producers:
         raise LookupError("el pipeline no produce ningún artefacto de tipo Model")
@@ -351,6 +350,9 @@ def grade(
     unknown = {c.kind for c in rubric.checks} - set(KINDS)
     if unknown:
         raise ValueError(f"rubric uses unknown check kinds {sorted(unknown)}; known: {sorted(KINDS)}")
+    if rubric.engine not in sandbox.engines:
+        raise ValueError(f"the {sandbox.name} sandbox cannot run {rubric.engine} labs (session {rubric.session})")
+    tfx = rubric.engine == "tfx"
     scratch = Path(tempfile.mkdtemp(prefix="labkit-grade-"))
     scratch.chmod(0o755)  # the sandbox user (nobody) must reach data/ and submission/
     stages: dict[str, str] = {}
@@ -369,11 +371,16 @@ def grade(
             visible, held_out = heldout_split(rubric.heldout_fraction, rubric.heldout_seed)
             data = scratch / "data"
             data.mkdir()
-            visible.to_csv(data / "visible.csv", index=False)
             files = write_data(rubric.data, data, visible, held_out, rubric.heldout_seed)
             places = {"data": data, "out": scratch / "out"}  # the docker sandbox maps both into /scratch
-            arguments = {"source": str(data / "visible.csv"), **expand(rubric.run_arguments, places)}
-            worker_args = ["--function", rubric.function, "--args", json.dumps(arguments)]
+            if tfx:
+                arguments = dict(rubric.run_arguments)
+                data_args = ["--data", str(tfx_grading.write_tfx_data(data, visible, rubric.heldout_seed))]
+            else:
+                visible.to_csv(data / "visible.csv", index=False)
+                arguments = {"source": str(data / "visible.csv"), **expand(rubric.run_arguments, places)}
+                data_args = []
+            worker_args = ["--function", rubric.function, "--args", json.dumps(arguments), *data_args]
             if rubric.runs:
                 runs = {name: expand({**rubric.run_arguments, **given}, places) for name, given in rubric.runs.items()}
                 worker_args += ["--runs", json.dumps(runs)]
@@ -384,7 +391,8 @@ def grade(
             if why:
                 stages["load"] = why
             elif run.exit_code == worker_codes.EXIT_NO_FUNCTION:
-                stages["load"] = f"pipeline.py no define un @dsl.pipeline llamado {rubric.function!r}"
+                what = "una función" if tfx else "un @dsl.pipeline"
+                stages["load"] = f"pipeline.py no define {what} llamado {rubric.function!r}"
         if "load" not in stages:
             stages["load"] = "ok"
             assert run is not None
@@ -406,8 +414,8 @@ def grade(
         elif stages.get("compile") == "ok":
             assert run is not None and ctx.ir is not None
             stages["static"] = "ok"
-            run_folder = _run_folder(out)
-            ctx.tasks_ran = _tasks_ran(ctx.ir, run_folder)
+            run_folder = tfx_grading.run_folder(out) if tfx else _run_folder(out)
+            ctx.tasks_ran = (tfx_grading.tasks_ran if tfx else _tasks_ran)(ctx.ir, run_folder)
             if run.timed_out:
                 stages["execute"] = f"la corrida superó el tiempo límite de {limits.wall_seconds:.0f} s"
             elif run.output_flooded:
@@ -421,8 +429,11 @@ def grade(
                 ctx.ran = True
             if run_folder is not None:
                 try:
-                    model_dir = _trained_model(ctx.ir, run_folder)
-                    ctx.evaluation = score_heldout(model_dir, visible, held_out)
+                    if tfx:
+                        model = tfx_grading.trained_model(ctx.ir, run_folder)
+                        ctx.evaluation = tfx_grading.score_saved_model(sandbox, model, visible, held_out)
+                    else:
+                        ctx.evaluation = score_heldout(_trained_model(ctx.ir, run_folder), visible, held_out)
                     stages["metrics"] = "ok"
                 except Exception as exc:
                     stages["metrics"] = f"no se pudo evaluar el modelo en datos reservados: {exc}"[:300]

@@ -21,6 +21,17 @@ class IRError(ValueError):
     pass
 
 
+def type_title(artifact: dict[str, Any]) -> str | None:
+    """An artifact definition's type: kfp writes ``schemaTitle``, TFX an ``instanceSchema`` with a ``title:``."""
+    artifact_type = artifact.get("artifactType", {})
+    if "schemaTitle" in artifact_type:
+        return artifact_type["schemaTitle"]
+    for line in str(artifact_type.get("instanceSchema", "")).splitlines():
+        if line.startswith("title:"):
+            return line.removeprefix("title:").strip()
+    return None
+
+
 @dataclass
 class Task:
     name: str  # the task key in its DAG
@@ -44,17 +55,21 @@ class PipelineIR:
 
     def output_type(self, task: Task, output: str) -> str | None:
         component = self.spec.get("components", {}).get(task.component_ref, {})
-        artifact = component.get("outputDefinitions", {}).get("artifacts", {}).get(output, {})
-        return artifact.get("artifactType", {}).get("schemaTitle")
+        return type_title(component.get("outputDefinitions", {}).get("artifacts", {}).get(output, {}))
 
     def artifact_outputs_of_type(self, schema_title: str) -> list[tuple[Task, str]]:
         found = []
         for task in self.tasks.values():
             component = self.spec.get("components", {}).get(task.component_ref, {})
             for name, artifact in component.get("outputDefinitions", {}).get("artifacts", {}).items():
-                if artifact.get("artifactType", {}).get("schemaTitle") == schema_title:
+                if type_title(artifact) == schema_title:
                     found.append((task, name))
         return found
+
+    def consumes_type(self, task: Task, schema_title: str) -> bool:
+        component = self.spec.get("components", {}).get(task.component_ref, {})
+        inputs = component.get("inputDefinitions", {}).get("artifacts", {})
+        return any(type_title(artifact) == schema_title for artifact in inputs.values())
 
     def ancestors(self, task: Task) -> set[str]:
         seen: set[str] = set()

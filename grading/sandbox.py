@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from components.common.images import COMPONENTS_IMAGE
+from components.common.images import COMPONENTS_IMAGE, TFX_IMAGE
 from labkit.paths import REPO_ROOT
 
 WORKER = Path(__file__).resolve().parent / "worker.py"
 NOBODY = 65534
 SANDBOX_UID_BASE = 200_000  # above any real account; see _sandbox_uid
 CLONE_NEWNET = 0x40000000
+TFX_IMAGE_ROOT = "/opt/labkit"  # where the TFX image keeps the kit's code, solutions included
+TFX_MODULES = "/grader/modules"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class SandboxRun:
 class Sandbox(Protocol):
     name: str
     description: str
+    engines: tuple[str, ...]
 
     def run_worker(self, submission: Path, scratch: Path, worker_args: list[str], limits: Limits) -> SandboxRun: ...
 
@@ -205,6 +208,7 @@ class SubprocessSandbox:
     """
 
     name = "subprocess"
+    engines = ("kfp",)
 
     def __init__(self) -> None:
         self.python, self.site_dirs = sys.executable, []
@@ -293,99 +297,117 @@ class SubprocessSandbox:
         return run
 
 
-def docker_available() -> str | None:
-    """None when a Docker engine and the components image are usable, else the reason."""
+def docker_available(image: str = COMPONENTS_IMAGE) -> str | None:
+    """None when a Docker engine and ``image`` are usable, else the reason."""
     if not shutil.which("docker"):
         return "no docker CLI on PATH"
-    done = subprocess.run(
-        ["docker", "image", "inspect", COMPONENTS_IMAGE, "--format", "{{.Id}}"], capture_output=True, text=True
-    )
+    done = subprocess.run(["docker", "image", "inspect", image, "--format", "{{.Id}}"], capture_output=True, text=True)
     if done.returncode != 0:
         if "Cannot connect" in done.stderr or "daemon" in done.stderr:
             return "no Docker engine reachable"
-        return f"image {COMPONENTS_IMAGE} is not built (labkit images build)"
+        return f"image {image} is not built (labkit image build --all)"
     return None
 
 
+Mount = tuple[Path, str]  # host path -> container path, always read-only
+
+
+def docker_run(
+    name: str, image: str, limits: Limits, mounts: list[Mount], writable: Path | None, masked: tuple[str, ...] = ()
+) -> list[str]:
+    """``docker run`` of ``image`` with no network, a read-only root, user nobody and every limit applied.
+
+    ``masked`` folders of the image are hidden under an empty read-only tmpfs.
+    """
+    command = ["docker", "run", "--rm", "--name", name, "--network", "none", "--read-only"]
+    command += ["--user", f"{NOBODY}:{NOBODY}", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+    command += ["--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m"]
+    command += ["--cpus", str(limits.cpus), "--pids-limit", str(limits.pids)]
+    command += ["--ulimit", f"fsize={limits.file_mb * 1024 * 1024}", "--ulimit", f"nofile={limits.open_files}"]
+    command += ["--tmpfs", "/tmp:rw,size=256m,mode=1777", "--env", "HOME=/tmp"]
+    command += ["--env", f"OMP_NUM_THREADS={max(1, int(limits.cpus))}", "--env", "TF_CPP_MIN_LOG_LEVEL=2"]
+    for source, target in mounts:
+        command += ["-v", f"{source}:{target}:ro"]
+    if writable is not None:
+        command += ["-v", f"{writable}:/scratch/out"]
+    for folder in masked:
+        command += ["--tmpfs", f"{folder}:ro,size=1m"]
+    return [*command, "-w", "/grader", image]
+
+
+def _docker_supervised(command: list[str], name: str, limits: Limits, backend: str) -> SandboxRun:
+    def kill(process: subprocess.Popen) -> None:
+        if process.poll() is None:  # the container dies with its first process; only a live one needs this
+            subprocess.run(["docker", "kill", name], capture_output=True)
+            _kill_group(process)
+
+    return _supervise(command, limits, backend, kill)
+
+
 class DockerSandbox:
-    """The kit's components image: no network, read-only root, the submission read-only, one writable scratch."""
+    """A kit image: no network, read-only root, the submission read-only, one writable scratch.
+
+    ``engine`` is what the worker runs: ``kfp`` in the components image, ``tfx`` in the TFX image.
+    """
 
     name = "docker"
     description = "docker (no network, read-only root, non-root user, memory/CPU/pids limits)"
 
-    def __init__(self, image: str = COMPONENTS_IMAGE) -> None:
-        self.image = image
+    def __init__(
+        self,
+        image: str = COMPONENTS_IMAGE,
+        engine: str = "kfp",
+        mounts: tuple[Mount, ...] = (),
+        masked: tuple[str, ...] = (),
+        worker_args: tuple[str, ...] = (),
+    ) -> None:
+        self.image, self.engines = image, (engine,)
+        self.mounts, self.masked, self.worker_args = list(mounts), masked, list(worker_args)
+
+    @classmethod
+    def for_tfx(cls) -> DockerSandbox:
+        """The TFX image with the kit's module files, and its copy of the session-6 solution hidden."""
+        from pipelines.tfx_penguin.local_runner import BEAM_ARGS
+
+        modules = REPO_ROOT / "pipelines" / "tfx_penguin"
+        return cls(
+            TFX_IMAGE,
+            engine="tfx",
+            mounts=tuple((modules / name, f"{TFX_MODULES}/{name}") for name in ("preprocessing.py", "trainer.py")),
+            masked=(f"{TFX_IMAGE_ROOT}/pipelines",),
+            worker_args=("--engine", "tfx", "--modules", TFX_MODULES, *[f"--beam-arg={a}" for a in BEAM_ARGS]),
+        )
 
     def run_worker(self, submission: Path, scratch: Path, worker_args: list[str], limits: Limits) -> SandboxRun:
         out = scratch / "out"
         out.mkdir(exist_ok=True)
         os.chmod(out, 0o777)  # the container user is nobody; the folder is private to this grading run
         name = f"labkit-grade-{secrets.token_hex(6)}"
-        grader_dir = WORKER.parent
-        command = [
-            "docker",
-            "run",
-            "--rm",
-            "--name",
-            name,
-            "--network",
-            "none",
-            "--read-only",
-            "--user",
-            f"{NOBODY}:{NOBODY}",
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges",
-            "--memory",
-            f"{limits.memory_mb}m",
-            "--memory-swap",
-            f"{limits.memory_mb}m",
-            "--cpus",
-            str(limits.cpus),
-            "--pids-limit",
-            str(limits.pids),
-            "--ulimit",
-            f"fsize={limits.file_mb * 1024 * 1024}",
-            "--ulimit",
-            f"nofile={limits.open_files}",
-            "--tmpfs",
-            "/tmp:rw,size=256m,mode=1777",
-            "--env",
-            "HOME=/tmp",
-            "--env",
-            f"OMP_NUM_THREADS={max(1, int(limits.cpus))}",
-            "-v",
-            f"{submission}:/submission:ro",
-            "-v",
-            f"{scratch / 'data'}:/scratch/data:ro",
-            "-v",
-            f"{grader_dir / 'worker.py'}:/grader/worker.py:ro",
-            "-v",
-            f"{out}:/scratch/out",
-            "-w",
-            "/grader",
-            self.image,
-            "python3",
-            "-I",
-            "/grader/worker.py",
-            "--submission",
-            "/submission",
-            "--out",
-            "/scratch/out",
-            *[arg.replace(str(scratch), "/scratch") for arg in worker_args],
-        ]
+        mounts = [(submission, "/submission"), (scratch / "data", "/scratch/data"), (WORKER, "/grader/worker.py")]
+        command = docker_run(name, self.image, limits, [*mounts, *self.mounts], writable=out, masked=self.masked)
+        command += ["python3", "-I", "/grader/worker.py", "--submission", "/submission", "--out", "/scratch/out"]
+        command += [*self.worker_args, *[arg.replace(str(scratch), "/scratch") for arg in worker_args]]
+        return _docker_supervised(command, name, limits, self.name)
 
-        def kill(process: subprocess.Popen) -> None:
-            if process.poll() is None:  # the container dies with its first process; only a live one needs this
-                subprocess.run(["docker", "kill", name], capture_output=True)
-                _kill_group(process)
-
-        return _supervise(command, limits, self.name, kill)
+    def run_script(self, script: Path, args: list[str], mounts: list[Mount], limits: Limits) -> SandboxRun:
+        """A grader-owned script in a fresh container of the same image (e.g. scoring a submission's model)."""
+        name = f"labkit-score-{secrets.token_hex(6)}"
+        mounts = [(script, f"/grader/{script.name}"), *mounts]
+        command = docker_run(name, self.image, limits, mounts, writable=None, masked=self.masked)
+        return _docker_supervised([*command, "python3", "-I", f"/grader/{script.name}", *args], name, limits, "docker")
 
 
-def pick_sandbox(preference: str = "auto") -> Sandbox:
-    """``docker`` when asked or available, else the subprocess fallback."""
+def pick_sandbox(preference: str = "auto", engine: str = "kfp") -> Sandbox:
+    """``docker`` when asked or available, else the subprocess fallback (kfp labs only: TFX needs its image)."""
+    if engine == "tfx":
+        reason = docker_available(TFX_IMAGE)
+        if preference == "subprocess" or reason:
+            why = "--sandbox subprocess was asked for" if preference == "subprocess" else reason
+            raise RuntimeError(
+                f"TFX labs are graded only in the {TFX_IMAGE} container (TFX does not install on this host), "
+                f"and {why}"
+            )
+        return DockerSandbox.for_tfx()
     if preference == "subprocess":
         return SubprocessSandbox()
     reason = docker_available()

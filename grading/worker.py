@@ -1,7 +1,11 @@
-"""Runs INSIDE the sandbox: load a submission, compile it to IR, run it with kfp.local.
+"""Runs INSIDE the sandbox: load a submission, compile it to IR, run it.
+
+Two engines: ``kfp`` (a ``@dsl.pipeline``, compiled with kfp and run with kfp.local; sessions 5 and 7) and
+``tfx`` (a TFX ``create_pipeline``, compiled with KubeflowV2DagRunner and run with LocalDagRunner, inside the
+TFX image; session 6).
 
 This file is executed as a script (``python -I worker.py ...``), never imported by the grader. It imports only
-the standard library, kfp and the kit's ``components`` package, because inside the components image there is no
+the standard library, kfp (or tfx) and the kit's ``components`` package, because inside the images there is no
 ``labkit`` and no ``grading``. Everything it writes (status, IR, artifacts) is advisory: the submission runs in
 this same process and could overwrite any of it, so the grader re-derives every score from the IR file and the
 artifacts it finds, and computes metrics itself on data this process never sees.
@@ -41,7 +45,13 @@ def _status(out: Path, **fields: object) -> None:
 
 
 def _short_error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
+    """``Type: message``, plus the last line of the submission's pipeline.py the traceback went through."""
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename.endswith("pipeline.py") and "submission" in frame.f_code.co_filename:
+            line = lineno
+    where = f" (pipeline.py, line {line})" if line else ""
+    return f"{type(exc).__name__}: {exc}"[:500] + where
 
 
 RUN_BANNER = "GRADER: run "
@@ -88,6 +98,10 @@ def main(argv: list[str]) -> int:
         "--runs", default="", help='JSON {"run name": {arguments}}: several runs, in order, into artifacts/<run name>'
     )
     parser.add_argument("--compile-only", action="store_true")
+    parser.add_argument("--engine", choices=("kfp", "tfx"), default="kfp")
+    parser.add_argument("--data", default="", help="tfx: folder with train/ and eval/ CSVs")
+    parser.add_argument("--modules", default="", help="tfx: folder with the kit's preprocessing.py and trainer.py")
+    parser.add_argument("--beam-arg", action="append", default=[], help="tfx: Beam pipeline arguments")
     ns = parser.parse_args(argv)
 
     # The kit first, the submission last: a kfp.py or components/ beside pipeline.py cannot shadow the kit.
@@ -122,6 +136,8 @@ def main(argv: list[str]) -> int:
         return EXIT_IMPORT
     _status(out, phase="loaded")
 
+    if ns.engine == "tfx":
+        return _tfx(module, ns, out)
     pipeline = getattr(module, ns.function, None)
     if pipeline is None or not hasattr(pipeline, "pipeline_func"):
         _status(out, error=f"no @dsl.pipeline named {ns.function!r} in pipeline.py")
@@ -155,6 +171,70 @@ def main(argv: list[str]) -> int:
         pipeline(**arguments)
     except BaseException as exc:
         _status(out, error=_short_error(exc))
+        print(f"GRADER: the run failed: {_short_error(exc)}", file=sys.stderr)
+        return EXIT_RUN
+    _status(out, phase="ran")
+    return EXIT_OK
+
+
+def _tfx(module: object, ns: argparse.Namespace, out: Path) -> int:
+    """Session 6: build the TFX pipeline twice (once to compile to IR, once to run) with the grader's paths."""
+    import inspect
+
+    create = getattr(module, ns.function, None)
+    if not callable(create):
+        _status(out, error=f"no function named {ns.function!r} in pipeline.py")
+        return EXIT_NO_FUNCTION
+    # The kit's module files, never the submission's: the lab asks students to wire components, not to write them.
+    os.environ["UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES"] = "1"
+    run_dir = out / "artifacts"
+    paths = {
+        "pipeline_root": str(run_dir / "pipeline_root"),
+        "data_root": ns.data,
+        "preprocessing_module": f"{ns.modules}/preprocessing.py",
+        "trainer_module": f"{ns.modules}/trainer.py",
+        "serving_model_dir": str(run_dir / "serving"),
+        "metadata_path": str(run_dir / "metadata.sqlite"),
+        "beam_pipeline_args": ns.beam_arg,
+    }
+    try:
+        accepted = set(inspect.signature(create).parameters)
+    except (TypeError, ValueError):
+        accepted = set()
+    arguments = {k: v for k, v in json.loads(ns.args).items() if k in accepted}
+
+    import tempfile
+
+    from components.common.images import TFX_IMAGE
+
+    try:
+        from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+
+        with tempfile.TemporaryDirectory() as tmp:
+            config = kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=TFX_IMAGE)
+            runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(config, output_dir=tmp, output_filename="ir.json")
+            runner.run(create(**paths, **arguments), write_out=True)
+            written = json.loads((Path(tmp) / "ir.json").read_text())
+        # JSON is YAML: the grader parses pipeline.yaml the same way for both engines.
+        (out / "pipeline.yaml").write_text(json.dumps(written.get("pipelineSpec", written)))
+    except BaseException as exc:
+        _status(out, error=_short_error(exc))
+        traceback.print_exc()
+        return EXIT_COMPILE
+    _status(out, phase="compiled")
+    if ns.compile_only:
+        return EXIT_OK
+
+    from absl import logging
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    logging.set_verbosity(logging.WARNING)
+    _status(out, phase="running", arguments=arguments)
+    try:
+        LocalDagRunner().run(create(**paths, **arguments))
+    except BaseException as exc:
+        _status(out, error=_short_error(exc))
+        traceback.print_exc()
         print(f"GRADER: the run failed: {_short_error(exc)}", file=sys.stderr)
         return EXIT_RUN
     _status(out, phase="ran")

@@ -33,13 +33,14 @@ def load_lab_rubric(session: int, include_hidden: bool):
         fail(str(exc), "see `labkit lab list`")
 
 
-def make_sandbox(preference: str):
+def make_sandbox(preference: str, engine: str = "kfp"):
     from grading.sandbox import pick_sandbox
 
     try:
-        sandbox = pick_sandbox(preference)
+        sandbox = pick_sandbox(preference, engine)
     except RuntimeError as exc:
-        fail(str(exc), "start Docker and build the image, or pass --sandbox subprocess")
+        hint = "labkit image build tfx" if engine == "tfx" else "or pass --sandbox subprocess"
+        fail(str(exc), f"start Docker (`bash scripts/ci-dockerd.sh start` on a bare Linux host); {hint}")
     if sandbox.name != "docker":
         err_console.print(f"[yellow]warning:[/] {sandbox.description}")
     return sandbox
@@ -91,7 +92,7 @@ def grade(
         fail(f"{path} does not exist", "pass a submission folder, a .zip, or a folder of submissions")
     chosen = parse_formats(formats)
     rubric = load_lab_rubric(lab, include_hidden=True)
-    box = make_sandbox(sandbox)
+    box = make_sandbox(sandbox, rubric.engine)
     if is_single_submission(path):
         with console.status(f"grading {path.name} ({box.name} sandbox)..."):
             result = grade_one(path, rubric, box)

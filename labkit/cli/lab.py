@@ -86,7 +86,7 @@ def check_command(
     if not target.exists():
         fail(f"{target} does not exist", f"copy the starter: cp {lab.starter} {target}")
     rubric = load_lab_rubric(session, include_hidden=False)
-    box = make_sandbox(sandbox)
+    box = make_sandbox(sandbox, rubric.engine)
     with tempfile.TemporaryDirectory(prefix="labkit-check-") as tmp:
         if target.is_file() and target.suffix == ".py":  # a lone pipeline.py: wrap it as a submission folder
             folder = Path(tmp) / target.parent.name

@@ -1,0 +1,175 @@
+"""Grading session 6 (TFX): rubric checks on the compiled spec, and real runs of bad submissions in the TFX image."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from grading.batch import grade_batch
+from grading.checks import KINDS, Context
+from grading.grader import GradeResult
+from grading.handout import build_handout
+from grading.ir import PipelineIR, parse_ir, type_title
+from grading.rubric import load_rubric
+from grading.sandbox import Limits, SubprocessSandbox, pick_sandbox
+from labkit.labs import get_lab
+from labkit.paths import REPO_ROOT
+
+GOLDEN = REPO_ROOT / "tests/golden/tfx-penguin.yaml"
+
+
+@pytest.fixture(scope="module")
+def golden() -> PipelineIR:
+    return parse_ir(GOLDEN)
+
+
+def _static(ir: PipelineIR) -> dict[str, tuple[float, str]]:
+    rubric = load_rubric(get_lab(6))
+    return {c.id: KINDS[c.kind](Context(ir=ir), c.params) for c in rubric.checks if c.stage == "static"}
+
+
+def _edited(ir: PipelineIR, edit) -> PipelineIR:
+    spec = copy.deepcopy(ir.spec)
+    edit(spec)
+    path = Path(__file__).parent / ".edited-tfx.yaml"
+    try:
+        path.write_text(json.dumps(spec))
+        return parse_ir(path)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def test_reference_spec_passes_every_static_check(golden: PipelineIR) -> None:
+    results = _static(golden)
+    assert {check: fraction for check, (fraction, _) in results.items() if fraction != 1.0} == {}
+    assert len(results) >= 10
+
+
+def test_tfx_artifact_types_are_read_from_instance_schema(golden: PipelineIR) -> None:
+    trainer = golden.tasks["Trainer"]
+    assert golden.output_type(trainer, "model") == "tfx.Model"
+    assert golden.consumes_type(golden.tasks["Pusher"], "tfx.Model")
+    assert not golden.consumes_type(trainer, "tfx.Model")
+    assert type_title({"artifactType": {"schemaTitle": "system.Model"}}) == "system.Model"
+
+
+def test_wiring_mistakes_cost_their_checks_with_reasons(golden: PipelineIR) -> None:
+    def mistakes(spec: dict) -> None:
+        tasks = spec["root"]["dag"]["tasks"]
+        tasks["SchemaGen"]["inputs"]["parameters"]["exclude_splits"]["runtimeValue"]["constantValue"] = {
+            "stringValue": "[]"
+        }
+        del tasks["Pusher"]["inputs"]["artifacts"]["model_blessing"]
+        evaluator = tasks["Evaluator"]["inputs"]["parameters"]["eval_config"]["runtimeValue"]["constantValue"]
+        config = json.loads(evaluator["stringValue"])
+        for spec_ in config["metrics_specs"]:
+            for metric in spec_["metrics"]:
+                metric.pop("threshold", None)
+        evaluator["stringValue"] = json.dumps(config)
+        spec["deploymentSpec"]["executors"]["latest-blessed-model"] = {"resolver": {"outputArtifactQueries": {}}}
+
+    results = _static(_edited(golden, mistakes))
+    assert results["static.schema_train_only"] == (0.0, 'SchemaGen.exclude_splits = [] (se espera ["eval"])')
+    assert results["static.pusher_gated"][0] == pytest.approx(0.5)
+    assert "model_blessing recibe nada (se espera Evaluator.blessing)" in results["static.pusher_gated"][1]
+    assert results["static.evaluator_gate"][0] == 0.0
+    assert "value_threshold" in results["static.evaluator_gate"][1]
+    assert results["static.backend_accepts"][0] == 0.0 and "Resolver" in results["static.backend_accepts"][1]
+    assert results["static.steps"][0] == 1.0
+
+
+def test_subprocess_sandbox_refuses_tfx_labs_and_says_how_to_grade_them() -> None:
+    with pytest.raises(RuntimeError, match="TFX labs are graded only in the labkit-tfx"):
+        pick_sandbox("subprocess", "tfx")
+    with pytest.raises(ValueError, match="cannot run tfx labs"):
+        from grading.grader import grade
+
+        grade(REPO_ROOT / "labs/session-06/starter", load_rubric(get_lab(6)), SubprocessSandbox())
+
+
+def test_handout_leaves_out_the_session_6_solution_and_hidden_checks(tmp_path: Path) -> None:
+    out = tmp_path / "handout"
+    build_handout(out)
+    assert (out / "labs/session-06/rubric.yaml").is_file()
+    assert not (out / "labs/session-06/hidden").exists()
+    assert (out / "pipelines/tfx_penguin/pipeline.py").read_text() == get_lab(6).starter.read_text()
+    everything = "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+    assert "20261112" not in everything and "hidden.transform_no_statistics" not in everything
+
+
+# ---------------------------------------------------------------- container tier: real runs in the TFX image
+
+REFERENCE = (REPO_ROOT / "pipelines/tfx_penguin/pipeline.py").read_text()
+PROBES = """
+import socket
+from pathlib import Path
+
+for _probe in (lambda: socket.create_connection(("1.1.1.1", 53), timeout=3).close(),
+               lambda: Path("/opt/labkit/pwned").write_text("x"),
+               lambda: Path("/grader/modules/trainer.py").write_text("x"),
+               lambda: Path("/opt/labkit/pipelines/tfx_penguin/pipeline.py").read_text()):
+    try:
+        _probe()
+    except OSError:
+        continue
+    raise SystemExit("BREACHED the TFX sandbox")
+"""
+HOSTILE = {
+    # The kit's own solution is in the TFX image; the grader hides it from submissions.
+    "imports_solution": "from pipelines.tfx_penguin.pipeline import create_pipeline  # noqa: F401\n",
+    # Probes the container at import (any breach fails the load); then runs, but barely trains (1 step, tiny
+    # learning rate), and adds a Resolver node the KFP backend rejects.
+    "weak_with_resolver": PROBES
+    + REFERENCE.replace("train_steps: int = 60", "train_steps: int = 1")
+    .replace("learning_rate: float = 0.01", "learning_rate: float = 0.00001")
+    .replace(
+        "    components = [",
+        "    from tfx.dsl.components.common.resolver import Resolver\n"
+        "    from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (\n"
+        "        LatestBlessedModelStrategy,\n    )\n"
+        "    from tfx.types import Channel\n"
+        "    from tfx.types.standard_artifacts import Model, ModelBlessing\n\n"
+        "    latest = Resolver(\n        strategy_class=LatestBlessedModelStrategy,\n"
+        "        model=Channel(type=Model),\n        model_blessing=Channel(type=ModelBlessing),\n"
+        '    ).with_id("latest_blessed_model")\n'
+        "    components = [latest, ",
+        1,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def tfx_batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult]:
+    assert "components = [latest, " in HOSTILE["weak_with_resolver"]
+    tmp = tmp_path_factory.mktemp("tfx-batch")
+    for name, source in HOSTILE.items():
+        (tmp / "submissions" / name).mkdir(parents=True)
+        (tmp / "submissions" / name / "pipeline.py").write_text(source)
+    rubric = load_rubric(get_lab(6))
+    results = grade_batch(
+        tmp / "submissions", rubric, pick_sandbox("docker", "tfx"), tmp / "out", 2, limits=Limits(wall_seconds=300)
+    )
+    return {r.submission: r for r in results}
+
+
+@pytest.mark.container
+def test_the_kit_solution_is_hidden_from_submissions(tfx_batch: dict[str, GradeResult]) -> None:
+    result = tfx_batch["imports_solution"]
+    assert result.score == 0
+    assert "No module named 'pipelines.tfx_penguin'" in result.stages["load"]
+
+
+@pytest.mark.container
+def test_metrics_come_from_the_grader_and_a_resolver_costs_points(tfx_batch: dict[str, GradeResult]) -> None:
+    result = tfx_batch["weak_with_resolver"]
+    checks = {c.id: c for c in result.checks}
+    assert result.stages["execute"] == "ok", result.stages
+    assert not checks["static.backend_accepts"].passed and "Resolver" in checks["static.backend_accepts"].feedback
+    assert result.heldout_metrics is not None and result.heldout_metrics["accuracy"] < 0.9
+    assert result.heldout_metrics["rows"] == 83
+    assert not checks["metrics.heldout_accuracy"].passed
+    assert "accuracy en datos reservados = " in checks["metrics.heldout_accuracy"].feedback
+    assert not result.passed  # the accuracy check is required

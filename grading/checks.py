@@ -14,11 +14,21 @@ from grading.ir import PipelineIR, Task
 
 
 @dataclass
+class RunOutcome:
+    """One named run of a multi-run rubric (see grading.datasets): what ran, and whether it finished."""
+
+    tasks: set[str] = field(default_factory=set)  # component names with an executor_output.json
+    ok: bool = False
+    error: str = ""
+
+
+@dataclass
 class Context:
     ir: PipelineIR | None = None
     ran: bool = False
     tasks_ran: set[str] = field(default_factory=set)  # component names with an executor_output.json
     evaluation: dict[str, Any] | None = None
+    runs: dict[str, RunOutcome] = field(default_factory=dict)  # named runs, when the rubric has them
 
 
 Outcome = tuple[float, str]
@@ -206,13 +216,43 @@ def backend_accepts(ctx: Context, params: dict[str, Any]) -> Outcome:
 
 @kind("pipeline_runs")
 def pipeline_runs(ctx: Context, params: dict[str, Any]) -> Outcome:
-    return (1.0, "") if ctx.ran else (0.0, "la corrida no terminó bien")
+    if ctx.ran:
+        return 1.0, ""
+    failed = [f"{name}: {run.error or 'no terminó'}" for name, run in ctx.runs.items() if not run.ok]
+    return 0.0, f"fallaron las corridas {'; '.join(failed)}" if failed else "la corrida no terminó bien"
+
+
+def _run(ctx: Context, params: dict[str, Any]) -> RunOutcome:
+    """The named run ``params['run']``, which must have finished; without ``run``, every run together."""
+    if "run" not in params:
+        return RunOutcome(tasks=ctx.tasks_ran, ok=ctx.ran)
+    run = ctx.runs.get(params["run"])
+    if run is None:
+        raise LookupError(f"la corrida {params['run']!r} no existe o no corrió")
+    if not run.ok:
+        raise LookupError(f"la corrida {params['run']!r} no terminó bien: {run.error or 'sin mensaje'}")
+    return run
 
 
 @kind("task_ran")
 def task_ran(ctx: Context, params: dict[str, Any]) -> Outcome:
-    missing = [name for name in params["components"] if name not in ctx.tasks_ran]
-    return _ratio(len(params["components"]) - len(missing), len(params["components"]), missing, "no corrieron")
+    """Each listed component ran (in the named ``run``, when given)."""
+    ran = _run(ctx, params).tasks
+    missing = [name for name in params["components"] if name not in ran]
+    where = f" en la corrida {params['run']}" if "run" in params else ""
+    return _ratio(len(params["components"]) - len(missing), len(params["components"]), missing, f"no corrieron{where}")
+
+
+@kind("task_skipped")
+def task_skipped(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """No listed component ran in the named ``run``, which finished, and every component in ``after`` ran
+    (the step that decides to skip): a run that stopped early earns nothing."""
+    run = _run(ctx, params)
+    undecided = [name for name in params.get("after", []) if name not in run.tasks]
+    if undecided:
+        return 0.0, f"en la corrida {params['run']} no corrió {', '.join(undecided)}"
+    ran = [name for name in params["components"] if name in run.tasks]
+    return _ratio(len(params["components"]) - len(ran), len(params["components"]), ran, f"corrieron en {params['run']}")
 
 
 def _metric(ctx: Context, name: str) -> float:

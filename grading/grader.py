@@ -22,7 +22,8 @@ import pandas as pd
 
 from grading import tfx_grading
 from grading import worker as worker_codes
-from grading.checks import KINDS, Context
+from grading.checks import KINDS, Context, RunOutcome
+from grading.datasets import DataFile, expand, write_data
 from grading.ir import IRError, PipelineIR, parse_ir
 from grading.rubric import Check, Rubric
 from grading.sandbox import Limits, Sandbox, SandboxRun
@@ -149,8 +150,8 @@ def _memory_hint(run: SandboxRun, limits: Limits) -> str:
     return ""
 
 
-def _run_folder(out: Path) -> Path | None:
-    root = out / "artifacts"
+def _run_folder(out: Path, run: str | None = None) -> Path | None:
+    root = out / "artifacts" if run is None else out / "artifacts" / run
     if not root.is_dir() or not _inside(root, out):
         return None
     runs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
@@ -182,9 +183,15 @@ def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
     folder = run_folder / task.name / output
     if not folder.is_dir() or not _inside(folder, run_folder):
         raise LookupError(f"el paso {task.name} no dejó su modelo ({output})")
+    _check_model_folder(folder, f"el modelo de {task.name}")
+    return folder
+
+
+def _check_model_folder(folder: Path, what: str) -> None:
+    """A model folder the submission wrote, before the grader reads it: no links out, no huge files or zip bombs."""
     for item in folder.iterdir():
         if not _inside(item, folder) or (item.is_file() and item.stat().st_size > MAX_MODEL_BYTES):
-            raise LookupError(f"el modelo de {task.name} tiene archivos inválidos o demasiado grandes")
+            raise LookupError(f"{what} tiene archivos inválidos o demasiado grandes")
     keras_file = folder / "model.keras"
     if keras_file.is_file():
         import zipfile
@@ -193,27 +200,20 @@ def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
             with zipfile.ZipFile(keras_file) as archive:
                 unpacked = sum(info.file_size for info in archive.infolist())
         except zipfile.BadZipFile:
-            raise LookupError(f"el modelo de {task.name} no es un archivo .keras válido") from None
+            raise LookupError(f"{what} no es un archivo .keras válido") from None
         if unpacked > MAX_MODEL_BYTES:  # a zip bomb would be inflated in the grader's memory
-            raise LookupError(f"el modelo de {task.name} descomprime a más de {MAX_MODEL_BYTES // 2**20} MiB")
-    return folder
+            raise LookupError(f"{what} descomprime a más de {MAX_MODEL_BYTES // 2**20} MiB")
 
 
 def score_heldout(model_dir: Path, visible: pd.DataFrame, held_out: pd.DataFrame) -> dict[str, Any]:
-    """Accuracy/macro-F1 on held-out rows with the kit's numpy reader: the model file is data, never code."""
-    import numpy as np
+    """Accuracy/macro-F1 on held-out rows, with the majority-class baseline of the rows the model was given.
 
-    from components.common.features import encode_labels
-    from components.common.inference import load_dense_network
-    from components.evaluate.logic import evaluate_predictions
+    The kit's own ``evaluate_model_dir``, which reads the model with the numpy reader
+    (``components.common.inference``): the model file is data, never code.
+    """
+    from components.evaluate.logic import evaluate_model_dir
 
-    network = load_dense_network(model_dir)
-    classes = list(network.preprocessing["classes"])
-    majority = int(np.bincount(encode_labels(visible, network.preprocessing), minlength=len(classes)).argmax())
-    predictions = network.predict(held_out)
-    if predictions.shape != (len(held_out),):
-        raise ValueError("the model's output does not have one prediction per row")
-    result = evaluate_predictions(encode_labels(held_out, network.preprocessing), predictions, majority, classes, 0.0)
+    result = evaluate_model_dir(model_dir, visible, held_out, threshold=0.0)
     return {
         "accuracy": round(result.accuracy, 4),
         "macro_f1": round(result.macro_f1, 4),
@@ -236,6 +236,105 @@ def _score(check: Check, ctx: Context, blocked: str | None) -> CheckResult:
         fraction = 1.0 if fraction >= 1.0 else 0.0
     feedback = check.on_pass if fraction >= 1.0 else check.on_fail
     return result(check.points * fraction, f"{feedback} ({detail})" if detail else feedback)
+
+
+_RUN_BANNER = re.compile(r"^GRADER: run '([a-z][a-z0-9_-]*)' with ", re.MULTILINE)
+_VERSION = re.compile(r"^v\d{1,8}$")
+
+
+def _run_logs(output: str) -> dict[str, str]:
+    """The worker's output cut at each named run's banner: run name -> what it printed."""
+    marks = list(_RUN_BANNER.finditer(output))
+    ends = [m.start() for m in marks[1:]] + [len(output)]
+    return {m.group(1): output[m.start() : end] for m, end in zip(marks, ends, strict=True)}
+
+
+def _execute_runs(
+    ctx: Context, rubric: Rubric, run: SandboxRun, status: dict[str, Any], out: Path, limits: Limits
+) -> str:
+    """Each named run's tasks and outcome into ``ctx.runs``; the execute stage, "ok" only if every run finished.
+
+    A run's outcome is the worker's (advisory) status plus the artifacts found; a later run's failure or a
+    timeout does not undo an earlier run that finished.
+    """
+    assert ctx.ir is not None
+    reported = status.get("runs") if isinstance(status.get("runs"), dict) else {}
+    logs = _run_logs(run.output)
+    for name in rubric.runs:
+        said = reported.get(name) if isinstance(reported.get(name), dict) else {}
+        folder = _run_folder(out, name)
+        ok = said.get("ok") is True and folder is not None
+        error = "" if ok else _run_failure(logs.get(name, "")) or str(said.get("error", ""))[:300]
+        if not ok and not error:
+            error = "no terminó (¿tiempo límite?)" if name in logs else "no llegó a correr"
+        ctx.runs[name] = RunOutcome(_tasks_ran(ctx.ir, folder), ok, error)
+        ctx.tasks_ran |= ctx.runs[name].tasks
+    ctx.ran = run.exit_code == 0 and status.get("phase") == "ran" and all(r.ok for r in ctx.runs.values())
+    if run.timed_out:
+        return f"la corrida superó el tiempo límite de {limits.wall_seconds:.0f} s"
+    if run.output_flooded:
+        return f"la salida superó {limits.output_kill_bytes // 2**20} MiB; corrida detenida"
+    failed = next((name for name, outcome in ctx.runs.items() if not outcome.ok), None)
+    if failed is not None:
+        return f"la corrida {failed!r} falló: {ctx.runs[failed].error}{_memory_hint(run, limits)}"[:500]
+    if not ctx.ran:
+        return f"la corrida falló: {str(status.get('error', ''))[:300] or f'código de salida {run.exit_code}'}"
+    return "ok"
+
+
+def _registry_champion(registry: Path, out: Path, model_name: str) -> tuple[str, Path]:
+    """(version, folder) of the champion in a registry the submission wrote (layout: components/champion/logic.py).
+
+    Read as data with the same guards as a Model artifact: nothing outside ``out``, no links, size limits.
+    """
+    from components.champion.logic import CHAMPION_FILE, model_root
+
+    root = model_root(registry, model_name)
+    if not (registry.is_dir() and _inside(registry, out) and root.is_dir() and _inside(root, out)):
+        raise LookupError(f"el registro no tiene el modelo {model_name!r}: no se registró ningún campeón")
+    pointer = root / CHAMPION_FILE
+    if not pointer.is_file() or not _inside(pointer, root) or pointer.stat().st_size > 64:
+        raise LookupError(f"el registro no tiene un puntero {CHAMPION_FILE} válido: no se publicó ningún campeón")
+    version = pointer.read_text(errors="replace").strip()
+    folder = root / version
+    if not _VERSION.match(version) or not folder.is_dir() or not _inside(folder, root):
+        raise LookupError(f"el puntero {CHAMPION_FILE} no nombra una versión del registro ({version[:20]!r})")
+    _check_model_folder(folder, f"el campeón {version}")
+    return version, folder
+
+
+def _score_champion(
+    ctx: Context,
+    rubric: Rubric,
+    out: Path,
+    files: dict[str, DataFile],
+    visible: pd.DataFrame,
+    held_out: pd.DataFrame,
+) -> str:
+    """Score the registry's champion on held-out rows into ``ctx.evaluation``; the metrics stage."""
+    if not rubric.champion:
+        return "la rúbrica no dice qué modelo evaluar"
+    registry = Path(expand(str(rubric.champion["registry"]), {"data": out.parent / "data", "out": out}))
+    given, rows = visible, held_out
+    if rubric.champion.get("heldout"):
+        given, rows = files[rubric.champion["heldout"]].given, files[rubric.champion["heldout"]].held_out
+    try:
+        version, folder = _registry_champion(registry, out, str(rubric.champion.get("model_name", "penguins")))
+        ctx.evaluation = {**score_heldout(folder, given, rows), "champion": version}
+    except Exception as exc:
+        return f"no se pudo evaluar el campeón en datos reservados: {exc}"[:300]
+    return "ok"
+
+
+def _blocked(check: Check, stages: dict[str, str], ctx: Context) -> str | None:
+    """Why ``check`` cannot be scored, or None. A check on one named run that finished is scored even when
+    another run failed."""
+    if stages[check.stage] == "ok":
+        return None
+    run = ctx.runs.get(str(check.params.get("run", "")))
+    if check.stage == "execute" and run is not None and run.ok:
+        return None
+    return stages[check.stage]
 
 
 def grade(
@@ -272,14 +371,19 @@ def grade(
             visible, held_out = heldout_split(rubric.heldout_fraction, rubric.heldout_seed)
             data = scratch / "data"
             data.mkdir()
+            files = write_data(rubric.data, data, visible, held_out, rubric.heldout_seed)
+            places = {"data": data, "out": scratch / "out"}  # the docker sandbox maps both into /scratch
             if tfx:
                 arguments = dict(rubric.run_arguments)
                 data_args = ["--data", str(tfx_grading.write_tfx_data(data, visible, rubric.heldout_seed))]
             else:
                 visible.to_csv(data / "visible.csv", index=False)
-                arguments = {"source": str(data / "visible.csv"), **rubric.run_arguments}
+                arguments = {"source": str(data / "visible.csv"), **expand(rubric.run_arguments, places)}
                 data_args = []
             worker_args = ["--function", rubric.function, "--args", json.dumps(arguments), *data_args]
+            if rubric.runs:
+                runs = {name: expand({**rubric.run_arguments, **given}, places) for name, given in rubric.runs.items()}
+                worker_args += ["--runs", json.dumps(runs)]
             run = sandbox.run_worker(submission, scratch, worker_args, limits)
             out = scratch / "out"
             status = _status(out)
@@ -300,7 +404,14 @@ def grade(
                     stages["compile"] = "ok"
                 except IRError as exc:
                     stages["compile"] = str(exc)
-        if stages.get("compile") == "ok":
+        if stages.get("compile") == "ok" and rubric.runs:
+            assert run is not None
+            stages["static"] = "ok"
+            stages["execute"] = _execute_runs(ctx, rubric, run, status, out, limits)
+            stages["metrics"] = _score_champion(ctx, rubric, out, files, visible, held_out)
+            if stages["execute"] != "ok" and stages["metrics"] == "ok":
+                notes.append("a run failed; the champion in the registry was still scored")
+        elif stages.get("compile") == "ok":
             assert run is not None and ctx.ir is not None
             stages["static"] = "ok"
             run_folder = tfx_grading.run_folder(out) if tfx else _run_folder(out)
@@ -339,9 +450,7 @@ def grade(
     first_failure = next((stages[s] for s in order if stages.get(s) not in (None, "ok")), "la etapa anterior falló")
     for stage in order:
         stages.setdefault(stage, f"no se ejecutó: {first_failure}")
-    checks = [
-        _score(check, ctx, None if stages[check.stage] == "ok" else stages[check.stage]) for check in rubric.checks
-    ]
+    checks = [_score(check, ctx, _blocked(check, stages, ctx)) for check in rubric.checks]
     score = round(sum(c.earned for c in checks), 2)
     total = rubric.total_points
     percent = round(100 * score / total, 1) if total else 0.0

@@ -117,7 +117,10 @@ def _walk(spec: dict[str, Any], dag: dict[str, Any], parent: str | None, tasks: 
 
 
 def _resolve_channels(spec: dict[str, Any], tasks: dict[str, Task]) -> None:
-    """Inside a dsl.If, inputs arrive as pipelinechannel artifacts of the condition task: follow them."""
+    """Inside a dsl.If, inputs arrive as pipelinechannel inputs of the condition task: follow them.
+
+    Parents come before their children in ``tasks``, so nested conditions resolve from the outside in.
+    """
     components = spec.get("components", {})
     for task in tasks.values():
         if task.parent is None:
@@ -129,6 +132,11 @@ def _resolve_channels(spec: dict[str, Any], tasks: dict[str, Task]) -> None:
             upstream = parent.artifact_inputs.get(channel) if channel else None
             if upstream:
                 task.artifact_inputs[input_name] = upstream
+        for input_name, source in list(task.parameter_inputs.items()):
+            channel = source.get("componentInputParameter") if isinstance(source, dict) else None
+            upstream = parent.parameter_inputs.get(channel) if isinstance(channel, str) else None
+            if isinstance(upstream, dict):
+                task.parameter_inputs[input_name] = upstream
 
 
 def parse_ir(path: Path) -> PipelineIR:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,10 @@ class Rubric:
     wall_seconds: float
     has_hidden: bool
     engine: str = "kfp"  # "tfx": the submission is a TFX create_pipeline, graded in the TFX image
+    # Optional, for labs whose pipeline needs more than the visible rows (see grading.datasets):
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)  # files written into {data}
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # named runs, in order, in ONE sandbox call
+    champion: dict[str, Any] = field(default_factory=dict)  # registry whose champion the grader scores
 
     @property
     def total_points(self) -> float:
@@ -116,4 +121,31 @@ def load_rubric(lab: Lab, include_hidden: bool = True) -> Rubric:
         wall_seconds=float(settings.get("wall_seconds", 180)),
         has_hidden=bool(hidden),
         engine=lab.kind,
+        **_run_settings(settings, public_file),
     )
+
+
+RUN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+CHAMPION_KEYS = {"registry", "model_name", "heldout"}
+
+
+def _run_settings(settings: dict[str, Any], source: Path) -> dict[str, Any]:
+    """``data``, ``runs`` and ``champion`` of the grading settings, checked (grading.datasets says what they do)."""
+    from grading.datasets import check_placeholders, check_spec
+
+    data = dict(settings.get("data") or {})
+    runs = {str(name): dict(arguments or {}) for name, arguments in (settings.get("runs") or {}).items()}
+    champion = dict(settings.get("champion") or {})
+    problems = [problem for name, spec in data.items() if (problem := check_spec(name, spec))]
+    problems += [f"run name {name!r} must match {RUN_NAME.pattern}" for name in runs if not RUN_NAME.match(name)]
+    if set(champion) - CHAMPION_KEYS or (champion and "registry" not in champion):
+        problems.append(f"champion needs registry and may have only {sorted(CHAMPION_KEYS)}")
+    if champion.get("heldout") not in (None, *data):
+        problems.append(f"champion.heldout {champion['heldout']!r} is not one of the data files {sorted(data)}")
+    if champion and not runs:
+        problems.append("champion needs named runs: the registry is written by them")
+    unknown = check_placeholders([settings.get("run_arguments"), runs, champion])
+    problems += [f"unknown placeholder {{{name}}}: use {{data}} or {{out}}" for name in unknown]
+    if problems:
+        raise RubricError(f"{source} grading settings: " + "; ".join(problems))
+    return {"data": data, "runs": runs, "champion": champion}

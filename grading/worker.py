@@ -54,6 +54,38 @@ def _short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500] + where
 
 
+RUN_BANNER = "GRADER: run "
+
+
+def _named_runs(pipeline, runs: dict[str, dict], accepted: set[str], out: Path) -> int:
+    """Each named run in order, into artifacts/<name>/; a failed run does not stop the ones after it."""
+    from kfp import local
+
+    outcomes: dict[str, dict[str, object]] = {}
+    for name, given in runs.items():
+        arguments = {k: v for k, v in given.items() if k in accepted}
+        (out / "artifacts" / name).mkdir(parents=True, exist_ok=True)
+        local.init(
+            runner=local.SubprocessRunner(use_venv=False),
+            pipeline_root=str(out / "artifacts" / name),
+            raise_on_error=True,
+        )
+        print(f"{RUN_BANNER}{name!r} with {json.dumps(arguments)}", flush=True)
+        _status(out, phase="running", run=name, runs=outcomes)
+        try:
+            pipeline(**arguments)
+            outcomes[name] = {"ok": True}
+        except BaseException as exc:
+            outcomes[name] = {"ok": False, "error": _short_error(exc)}
+            print(f"GRADER: run {name!r} failed: {_short_error(exc)}", file=sys.stderr, flush=True)
+        _status(out, runs=outcomes)
+    if not all(outcome["ok"] for outcome in outcomes.values()):
+        _status(out, error=next(str(o["error"]) for o in outcomes.values() if not o["ok"]))
+        return EXIT_RUN
+    _status(out, phase="ran")
+    return EXIT_OK
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--submission", required=True, type=Path)
@@ -62,6 +94,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kit", default="", help="folder holding the kit's packages, put FIRST on sys.path")
     parser.add_argument("--site", action="append", default=[], help="extra site-packages (the kit's venv)")
     parser.add_argument("--args", default="{}", help="JSON pipeline arguments the grader imposes")
+    parser.add_argument(
+        "--runs", default="", help='JSON {"run name": {arguments}}: several runs, in order, into artifacts/<run name>'
+    )
     parser.add_argument("--compile-only", action="store_true")
     parser.add_argument("--engine", choices=("kfp", "tfx"), default="kfp")
     parser.add_argument("--data", default="", help="tfx: folder with train/ and eval/ CSVs")
@@ -126,9 +161,11 @@ def main(argv: list[str]) -> int:
     from kfp import local
 
     accepted = set(inspect.signature(pipeline.pipeline_func).parameters)
+    warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
+    if ns.runs:
+        return _named_runs(pipeline, json.loads(ns.runs), accepted, out)
     arguments = {k: v for k, v in json.loads(ns.args).items() if k in accepted}
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(out / "artifacts"), raise_on_error=True)
-    warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
     _status(out, phase="running", arguments=arguments)
     try:
         pipeline(**arguments)

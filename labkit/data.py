@@ -65,10 +65,21 @@ def drift_level(index: int, knobs: DriftKnobs) -> int:
 
 
 def make_batch(
-    index: int, reference: pd.DataFrame, rows: int = 200, seed: int = 0, knobs: DriftKnobs | None = None
+    index: int,
+    reference: pd.DataFrame,
+    rows: int = 200,
+    seed: int = 0,
+    knobs: DriftKnobs | None = None,
+    scale: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Batch ``index`` of the stream (see the module docstring for what drifts and by how much)."""
+    """Batch ``index`` of the stream (see the module docstring for what drifts and by how much).
+
+    Shifts are measured in standard deviations of ``scale`` (default: ``reference``). The grader samples
+    batches from its visible rows and held-out rows from the rest, both scaled by the whole table, so the
+    two get the same drift.
+    """
     knobs = knobs or DriftKnobs()
+    scale = reference if scale is None else scale
     if rows < 1:
         raise ValueError(f"rows must be positive, got {rows}")
     rng = np.random.default_rng([seed, index])  # independent streams per (seed, batch)
@@ -77,7 +88,7 @@ def make_batch(
     level = drift_level(index, knobs)
     if level:
         for column in knobs.numeric:
-            batch[column] = batch[column] + level * knobs.shift_per_batch * float(reference[column].std())
+            batch[column] = batch[column] + level * knobs.shift_per_batch * float(scale[column].std())
         if knobs.categorical is not None:
             moved = rng.random(rows) < min(1.0, level * knobs.move_per_batch)
             batch.loc[moved, knobs.categorical] = knobs.category

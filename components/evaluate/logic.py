@@ -76,4 +76,7 @@ def evaluate_model_dir(model_dir: Path, train: pd.DataFrame, test: pd.DataFrame,
     classes = network.preprocessing["classes"]
     majority = int(np.bincount(encode_labels(train, network.preprocessing), minlength=len(classes)).argmax())
     y_true = encode_labels(test, network.preprocessing)
-    return evaluate_predictions(y_true, network.predict(test), majority, classes, threshold)
+    predictions = network.predict(test)
+    if predictions.shape != y_true.shape or (predictions.size and predictions.max() >= len(classes)):
+        raise ValueError(f"the model does not answer one of the {len(classes)} classes for each row")
+    return evaluate_predictions(y_true, predictions, majority, classes, threshold)

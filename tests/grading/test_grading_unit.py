@@ -195,3 +195,24 @@ def test_handout_has_starters_and_public_rubric_but_no_solutions_or_hidden_check
     assert "20261105" not in everything, "the real held-out seed leaked into the handout"
     assert not list(out.rglob("__pycache__"))
     assert REPO_ROOT.joinpath("labs/session-05/hidden/rubric.yaml").is_file(), "the kit itself keeps it"
+
+
+def test_handout_leaves_out_every_labs_hidden_rubric_and_real_seed(tmp_path: Path) -> None:
+    import yaml
+
+    from grading.rubric import HIDDEN_DIR, RUBRIC_FILE
+    from labkit.labs import list_labs
+
+    out = tmp_path / "handout"
+    build_handout(out)
+    everything = "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
+    hidden_labs = [lab for lab in list_labs() if (lab.folder / HIDDEN_DIR / RUBRIC_FILE).is_file()]
+    assert {5, 7} <= {lab.session for lab in hidden_labs}
+    for lab in hidden_labs:
+        assert (out / "labs" / lab.folder.name / RUBRIC_FILE).is_file()
+        assert not (out / "labs" / lab.folder.name / HIDDEN_DIR).exists()
+        hidden = yaml.safe_load((lab.folder / HIDDEN_DIR / RUBRIC_FILE).read_text())
+        seed = str(hidden["grading"]["heldout_seed"])
+        assert seed not in everything, f"session {lab.session}'s real seed leaked into the handout"
+        for check in hidden["checks"]:
+            assert check["id"] not in everything, f"hidden check {check['id']} leaked into the handout"

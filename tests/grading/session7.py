@@ -1,0 +1,95 @@
+"""Session-7 submissions that are wrong in one way each, and a writer of small Dense .keras files for the grader.
+
+The submissions are the reference continuous-training pipeline with one change, so each loses exactly the
+points the rubric ties to that change.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from labkit.labs import get_lab
+
+
+def reference_source() -> str:
+    return get_lab(7).solution.read_text()
+
+
+def _replace(source: str, old: str, new: str) -> str:
+    assert source.count(old) == 1, f"the reference changed: {old!r} not found once"
+    return source.replace(old, new)
+
+
+DRIFT_GATE = 'with dsl.If(drift_task.outputs["Output"] == True, name="drift-detected"):'
+COMPARISON_GATE = 'with dsl.If(compare_task.outputs["Output"] == True, name="challenger-wins"):'
+
+FORGE = '''
+
+@dsl.component(base_image="python:3.11", install_kfp_package=False)
+def forge_champion(registry: str, model_name: str):
+    """Publish a broken copy of the champion as a new version with perfect metrics of its own."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    root = Path(registry) / model_name
+    real = root / (root / "champion").read_text().strip()
+    fake = root / "v0002"
+    shutil.copytree(real, fake, ignore=shutil.ignore_patterns("saved_model"))
+    preprocessing = json.loads((fake / "preprocessing.json").read_text())
+    preprocessing["classes"] = preprocessing["classes"][::-1]  # every label answered as another species
+    (fake / "preprocessing.json").write_text(json.dumps(preprocessing))
+    perfect = {"accuracy": 1.0, "macro_f1": 1.0, "challenger_accuracy": 1.0, "baseline_accuracy": 0.1}
+    (fake / "metrics.json").write_text(json.dumps(perfect))
+    with (root / "events.jsonl").open("a") as events:
+        events.write(json.dumps({"version": "v0002", "promoted": True, "metrics": perfect}) + "\\n")
+    (root / "champion").write_text("v0002\\n")
+
+
+@dsl.pipeline('''
+
+
+def session7_sources() -> dict[str, str]:
+    reference = reference_source()
+    forged = _replace(reference, "\n\n@dsl.pipeline(", FORGE)
+    forged = _replace(forged, "            register_model(", "            registered = register_model(")
+    forged = _replace(
+        forged,
+        "            )\n    return drift_task",
+        "            )\n            forge_champion(registry=registry, model_name=model_name).after(registered)\n"
+        "    return drift_task",
+    )
+    return {
+        # Retrains on every batch: the stable one too.
+        "retrain_always": _replace(reference, DRIFT_GATE, "if True:"),
+        # Registers whatever the comparison says.
+        "no_comparison_gate": _replace(reference, COMPARISON_GATE, "if True:"),
+        # Fails in `train`, which only the drifted run reaches.
+        "fails_on_drift": _replace(
+            reference, "learning_rate=learning_rate, seed=seed", "learning_rate=-1.0, seed=seed"
+        ),
+        # Overwrites the registry with a broken champion that claims perfect metrics.
+        "fake_champion": forged,
+    }
+
+
+def write_dense_model(folder: Path, kernel: np.ndarray, bias: np.ndarray, preprocessing: dict) -> Path:
+    """A one-layer softmax network in the .keras layout the kit's numpy reader reads (no TensorFlow)."""
+    import h5py
+
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = io.BytesIO()
+    with h5py.File(weights, "w") as store:
+        store.create_dataset("layers/dense/vars/0", data=kernel)
+        store.create_dataset("layers/dense/vars/1", data=bias)
+    config = {"config": {"layers": [{"class_name": "Dense", "config": {"name": "out", "activation": "softmax"}}]}}
+    with zipfile.ZipFile(folder / "model.keras", "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.weights.h5", weights.getvalue())
+    (folder / "preprocessing.json").write_text(json.dumps(preprocessing))
+    return folder

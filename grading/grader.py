@@ -28,9 +28,12 @@ from grading.ir import IRError, PipelineIR, parse_ir
 from grading.rubric import Check, Rubric
 from grading.sandbox import Limits, Sandbox, SandboxRun
 from grading.submission import SubmissionError, digest, submission_id, unpack
+from labkit.paths import REPO_ROOT
 
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b")
 MAX_MODEL_BYTES = 50 * 1024 * 1024
+SCORE_MEMORY_BYTES = 1536 * 1024 * 1024  # reading a lab's model takes ~300 MiB of address space
+SCORE_SECONDS = 30
 LOG_EXCERPT_CHARS = 4000
 
 
@@ -208,18 +211,35 @@ def _check_model_folder(folder: Path, what: str) -> None:
 def score_heldout(model_dir: Path, visible: pd.DataFrame, held_out: pd.DataFrame) -> dict[str, Any]:
     """Accuracy/macro-F1 on held-out rows, with the majority-class baseline of the rows the model was given.
 
-    The kit's own ``evaluate_model_dir``, which reads the model with the numpy reader
-    (``components.common.inference``): the model file is data, never code.
+    The kit's own ``evaluate_model_dir`` (the numpy reader: the model file is data, never code), run by
+    ``grading/score_keras.py`` in a child process with memory and CPU limits.
     """
-    from components.evaluate.logic import evaluate_model_dir
+    import resource
+    import subprocess
+    import sys
 
-    result = evaluate_model_dir(model_dir, visible, held_out, threshold=0.0)
-    return {
-        "accuracy": round(result.accuracy, 4),
-        "macro_f1": round(result.macro_f1, 4),
-        "baseline_accuracy": round(result.baseline_accuracy, 4),
-        "rows": len(held_out),
-    }
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (SCORE_MEMORY_BYTES, SCORE_MEMORY_BYTES))
+        resource.setrlimit(resource.RLIMIT_CPU, (SCORE_SECONDS, SCORE_SECONDS))
+
+    with tempfile.TemporaryDirectory(prefix="labkit-score-") as tmp:
+        visible.to_csv(Path(tmp) / "given.csv", index=False)
+        held_out.to_csv(Path(tmp) / "rows.csv", index=False)
+        command = [sys.executable, "-m", "grading.score_keras", "--model", str(model_dir)]
+        command += ["--given", f"{tmp}/given.csv", "--rows", f"{tmp}/rows.csv"]
+        env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "LANG": "C.UTF-8"}
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=2 * SCORE_SECONDS, env=env, cwd=tmp, preexec_fn=limits
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"leer el modelo tardó más de {2 * SCORE_SECONDS} s") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"código de salida {done.returncode}"])[-1]
+        if "MemoryError" in last or done.returncode < 0:
+            last += f" (leer el modelo superó {SCORE_MEMORY_BYTES // 2**20} MiB o el tiempo límite)"
+        raise RuntimeError(last[:300])
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _score(check: Check, ctx: Context, blocked: str | None) -> CheckResult:

@@ -96,6 +96,7 @@ def score_saved_model(
 ) -> dict[str, Any]:
     """Accuracy/macro-F1 on held-out rows: the container predicts from features, the grader holds the labels."""
     from components.evaluate.logic import evaluate_predictions
+    from grading.score_keras import heldout_summary
 
     if not isinstance(sandbox, DockerSandbox):
         raise RuntimeError("scoring a TFX model needs the TFX image (docker sandbox)")
@@ -117,10 +118,4 @@ def score_saved_model(
     labels = {name: index for index, name in enumerate(CLASSES)}
     y_true = held_out[LABEL].map(labels).to_numpy()
     majority = int(np.bincount(visible[LABEL].map(labels).to_numpy(), minlength=len(CLASSES)).argmax())
-    result = evaluate_predictions(y_true, predictions, majority, list(CLASSES), 0.0)
-    return {
-        "accuracy": round(result.accuracy, 4),
-        "macro_f1": round(result.macro_f1, 4),
-        "baseline_accuracy": round(result.baseline_accuracy, 4),
-        "rows": len(held_out),
-    }
+    return heldout_summary(evaluate_predictions(y_true, predictions, majority, list(CLASSES), 0.0), len(held_out))

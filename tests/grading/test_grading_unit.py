@@ -216,3 +216,27 @@ def test_handout_leaves_out_every_labs_hidden_rubric_and_real_seed(tmp_path: Pat
         assert seed not in everything, f"session {lab.session}'s real seed leaked into the handout"
         for check in hidden["checks"]:
             assert check["id"] not in everything, f"hidden check {check['id']} leaked into the handout"
+
+
+def test_a_model_that_inflates_when_read_costs_its_metrics_not_the_grader(tmp_path: Path) -> None:
+    """A few KiB on disk, 3.2 GB once h5py reads it: scoring runs in a memory-limited child process."""
+    import h5py
+    import numpy as np
+
+    from grading.grader import score_heldout
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "preprocessing.json").write_text("{}")
+    weights = io.BytesIO()
+    with h5py.File(weights, "w") as store:  # chunks never written read back as the fill value
+        store.create_dataset("layers/dense/vars/0", shape=(20000, 20000), dtype="f8", chunks=(500, 500), fillvalue=1)
+        store.create_dataset("layers/dense/vars/1", data=np.zeros(3))
+    config = {"config": {"layers": [{"class_name": "Dense", "config": {"name": "d", "activation": "softmax"}}]}}
+    with zipfile.ZipFile(model / "model.keras", "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.weights.h5", weights.getvalue())
+    assert (model / "model.keras").stat().st_size < 100_000
+    visible, held_out = heldout_split(0.25, 5)
+    with pytest.raises(RuntimeError, match="MemoryError"):
+        score_heldout(model, visible, held_out)

@@ -221,24 +221,27 @@ def test_the_champion_lookup_refuses_what_the_submission_could_plant(
 
 
 def test_champion_scoring_reads_the_model_with_numpy_and_ignores_what_the_submission_wrote(tmp_path: Path) -> None:
-    """score_heldout is the kit's evaluate_model_dir: no TensorFlow, no code from the model, no written metrics."""
+    """score_heldout runs the kit's evaluate_model_dir in a child process: no TensorFlow, no code from the model,
+    no metrics the submission wrote."""
     folder = always_adelie(tmp_path / "v0001")
     (folder / "metrics.json").write_text(json.dumps({"accuracy": 1.0, "macro_f1": 1.0}))
-    probe = (
-        "import sys, json; from pathlib import Path; from grading.grader import heldout_split, score_heldout;"
-        "visible, held = heldout_split(0.25, 7); result = score_heldout(Path(sys.argv[1]), visible, held);"
-        "print(json.dumps({**result, 'tf': any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules)}))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, cwd=REPO_ROOT, check=True
-    )
-    result = json.loads(done.stdout)
     visible, held = heldout_split(0.25, 7)
+    visible.to_csv(tmp_path / "given.csv", index=False)
+    held.to_csv(tmp_path / "rows.csv", index=False)
+    probe = (
+        "import sys; from grading.score_keras import main;"
+        "main(['--model', sys.argv[1], '--given', sys.argv[2], '--rows', sys.argv[3]]);"
+        "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
+    )
+    command = [sys.executable, "-c", probe, str(folder), str(tmp_path / "given.csv"), str(tmp_path / "rows.csv")]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    printed, imported_tensorflow = done.stdout.splitlines()
+    assert imported_tensorflow == "False"
+    result = score_heldout(folder, visible, held)
+    assert result == json.loads(printed)
     adelie_share = round(float((held["species"] == "Adelie").mean()), 4)
-    assert result["tf"] is False
     assert result["accuracy"] == adelie_share and result["accuracy"] < 0.9
     assert result["baseline_accuracy"] == adelie_share, "Adelie is the majority class of the visible rows"
-    assert score_heldout(folder, visible, held) == {k: v for k, v in result.items() if k != "tf"}
 
 
 # --- one real batch -------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 EXIT_OK = 0
@@ -52,6 +53,18 @@ def _short_error(exc: BaseException) -> str:
             line = lineno
     where = f" (pipeline.py, line {line})" if line else ""
     return f"{type(exc).__name__}: {exc}"[:500] + where
+
+
+def _compile(out: Path, write_ir: Callable[[Path], None]) -> int:
+    """Write the IR to out/pipeline.yaml with ``write_ir``: 0 to go on, or the exit code of a failed compile."""
+    try:
+        write_ir(out / "pipeline.yaml")
+    except BaseException as exc:  # the submission's code runs while compiling
+        _status(out, error=_short_error(exc))
+        traceback.print_exc()
+        return EXIT_COMPILE
+    _status(out, phase="compiled")
+    return 0
 
 
 RUN_BANNER = "GRADER: run "
@@ -145,13 +158,8 @@ def main(argv: list[str]) -> int:
 
     from kfp import compiler
 
-    try:
-        compiler.Compiler().compile(pipeline, package_path=str(out / "pipeline.yaml"))
-    except BaseException as exc:
-        _status(out, error=_short_error(exc))
-        traceback.print_exc()
-        return EXIT_COMPILE
-    _status(out, phase="compiled")
+    if failed := _compile(out, lambda ir: compiler.Compiler().compile(pipeline, package_path=str(ir))):
+        return failed
     if ns.compile_only:
         return EXIT_OK
 
@@ -207,7 +215,7 @@ def _tfx(module: object, ns: argparse.Namespace, out: Path) -> int:
 
     from components.common.images import TFX_IMAGE
 
-    try:
+    def compile_tfx(ir: Path) -> None:
         from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -216,12 +224,10 @@ def _tfx(module: object, ns: argparse.Namespace, out: Path) -> int:
             runner.run(create(**paths, **arguments), write_out=True)
             written = json.loads((Path(tmp) / "ir.json").read_text())
         # JSON is YAML: the grader parses pipeline.yaml the same way for both engines.
-        (out / "pipeline.yaml").write_text(json.dumps(written.get("pipelineSpec", written)))
-    except BaseException as exc:
-        _status(out, error=_short_error(exc))
-        traceback.print_exc()
-        return EXIT_COMPILE
-    _status(out, phase="compiled")
+        ir.write_text(json.dumps(written.get("pipelineSpec", written)))
+
+    if failed := _compile(out, compile_tfx):
+        return failed
     if ns.compile_only:
         return EXIT_OK
 

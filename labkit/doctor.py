@@ -89,11 +89,41 @@ def _docker_engine() -> Check:
     return Check("docker engine", True, f"server {done.stdout.strip()}")
 
 
+IMAGE_USES = {
+    "components": "the docker runner and the grader's sandbox",
+    "tfx": "session 6 (labkit lab run 6, labkit lab check 6)",
+}
+
+
+def _kit_images(engine: Check) -> list[Check]:
+    """Whether the kit's images are built: without them session 6 and the docker runner cannot start."""
+    from labkit.images import IMAGES
+
+    checks = []
+    for name, spec in IMAGES.items():
+        label = f"image {spec.tag}"
+        fix = f"labkit image build {name}   (needed by {IMAGE_USES.get(name, 'the kit')})"
+        if not engine.ok:
+            checks.append(Check(label, False, "unknown: no Docker engine", fix))
+            continue
+        command = ["docker", "image", "inspect", spec.tag, "--format", "{{.Size}}"]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            checks.append(Check(label, False, "docker did not answer in 10 s", fix))
+            continue
+        built = done.returncode == 0 and done.stdout.strip().isdigit()
+        detail = f"built, {int(done.stdout.strip()) / 1e6:,.0f} MB" if built else "not built"
+        checks.append(Check(label, built, detail, "" if built else fix))
+    return checks
+
+
 def run_checks(workdir: Path | None = None) -> list[Check]:
     arch = "arm64" if platform.machine().lower() in {"arm64", "aarch64"} else "amd64"
     system = platform.system().lower()
     kind_url = f"https://kind.sigs.k8s.io/dl/{KIND_VERSION}/kind-{system}-{arch}"
     kubectl_url = f"https://dl.k8s.io/release/{KUBECTL_VERSION}/bin/{system}/{arch}/kubectl"
+    engine = _docker_engine()
     return [
         _python(),
         _disk(workdir or Path.cwd()),
@@ -104,7 +134,8 @@ def run_checks(workdir: Path | None = None) -> list[Check]:
             ["docker", "--version"],
             "install Docker: https://docs.docker.com/get-docker/ (Debian/Ubuntu: `sudo apt-get install docker.io`)",
         ),
-        _docker_engine(),
+        engine,
+        *_kit_images(engine),
         _tool(
             "kind",
             ["kind", "version"],

@@ -37,3 +37,8 @@ def test_doctor_json_lists_checks_with_fixes() -> None:
     checks = {c["name"]: c for c in json.loads(result.stdout)}
     assert {"python", "disk", "docker engine", "kind", "kubectl"} <= set(checks)
     assert all(c["ok"] or c["fix"] for c in checks.values()), "every failing check must carry its fix"
+    images = {name: check for name, check in checks.items() if name.startswith("image labkit-")}
+    assert {"image labkit-components:0.1.0", "image labkit-tfx:0.1.0"} == set(images)
+    for check in images.values():
+        assert check["ok"] == check["detail"].startswith("built, "), check
+        assert check["ok"] or check["fix"].startswith("labkit image build ")

@@ -27,7 +27,7 @@ from grading.datasets import DataFile, expand, write_data
 from grading.ir import IRError, PipelineIR, parse_ir
 from grading.rubric import Check, Rubric
 from grading.sandbox import Limits, Sandbox, SandboxRun
-from grading.submission import SubmissionError, digest, submission_id, unpack
+from grading.submission import SubmissionError, digest, inside, submission_id, unpack
 from labkit.paths import REPO_ROOT
 
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b")
@@ -145,6 +145,15 @@ def _run_failure(output: str) -> str | None:
     return None
 
 
+def _stopped(run: SandboxRun, limits: Limits) -> str | None:
+    """Why the sandbox stopped a run that had got past loading, or None."""
+    if run.timed_out:
+        return f"la corrida superó el tiempo límite de {limits.wall_seconds:.0f} s"
+    if run.output_flooded:
+        return f"la salida superó {limits.output_kill_bytes // 2**20} MiB; corrida detenida"
+    return None
+
+
 def _memory_hint(run: SandboxRun, limits: Limits) -> str:
     if run.exit_code is not None and (run.exit_code < 0 or run.exit_code == 137):
         return f" (el proceso murió por una señal: ¿superó {limits.memory_mb} MiB de memoria?)"
@@ -155,17 +164,10 @@ def _memory_hint(run: SandboxRun, limits: Limits) -> str:
 
 def _run_folder(out: Path, run: str | None = None) -> Path | None:
     root = out / "artifacts" if run is None else out / "artifacts" / run
-    if not root.is_dir() or not _inside(root, out):
+    if not root.is_dir() or not inside(root, out):
         return None
     runs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
     return runs[0] if len(runs) == 1 else None
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        return not path.is_symlink() and path.resolve().is_relative_to(root.resolve())
-    except OSError:
-        return False
 
 
 def _tasks_ran(ir: PipelineIR, run_folder: Path | None) -> set[str]:
@@ -176,15 +178,9 @@ def _tasks_ran(ir: PipelineIR, run_folder: Path | None) -> set[str]:
 
 def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
     """The Model artifact of the task that produces a model without consuming one (the training step)."""
-    producers = []
-    for task, output in ir.artifact_outputs_of_type("system.Model"):
-        if not ir.consumes_type(task, "system.Model"):
-            producers.append((task, output))
-    if not producers:
-        raise LookupError("el pipeline no produce ningún artefacto de tipo Model")
-    task, output = producers[0]
+    task, output = ir.trained_output("system.Model")
     folder = run_folder / task.name / output
-    if not folder.is_dir() or not _inside(folder, run_folder):
+    if not folder.is_dir() or not inside(folder, run_folder):
         raise LookupError(f"el paso {task.name} no dejó su modelo ({output})")
     _check_model_folder(folder, f"el modelo de {task.name}")
     return folder
@@ -193,7 +189,7 @@ def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
 def _check_model_folder(folder: Path, what: str) -> None:
     """A model folder the submission wrote, before the grader reads it: no links out, no huge files or zip bombs."""
     for item in folder.iterdir():
-        if not _inside(item, folder) or (item.is_file() and item.stat().st_size > MAX_MODEL_BYTES):
+        if not inside(item, folder) or (item.is_file() and item.stat().st_size > MAX_MODEL_BYTES):
             raise LookupError(f"{what} tiene archivos inválidos o demasiado grandes")
     keras_file = folder / "model.keras"
     if keras_file.is_file():
@@ -290,10 +286,8 @@ def _execute_runs(
         ctx.runs[name] = RunOutcome(_tasks_ran(ctx.ir, folder), ok, error)
         ctx.tasks_ran |= ctx.runs[name].tasks
     ctx.ran = run.exit_code == 0 and status.get("phase") == "ran" and all(r.ok for r in ctx.runs.values())
-    if run.timed_out:
-        return f"la corrida superó el tiempo límite de {limits.wall_seconds:.0f} s"
-    if run.output_flooded:
-        return f"la salida superó {limits.output_kill_bytes // 2**20} MiB; corrida detenida"
+    if stopped := _stopped(run, limits):
+        return stopped
     failed = next((name for name, outcome in ctx.runs.items() if not outcome.ok), None)
     if failed is not None:
         return f"la corrida {failed!r} falló: {ctx.runs[failed].error}{_memory_hint(run, limits)}"[:500]
@@ -310,14 +304,14 @@ def _registry_champion(registry: Path, out: Path, model_name: str) -> tuple[str,
     from components.champion.logic import CHAMPION_FILE, model_root
 
     root = model_root(registry, model_name)
-    if not (registry.is_dir() and _inside(registry, out) and root.is_dir() and _inside(root, out)):
+    if not (registry.is_dir() and inside(registry, out) and root.is_dir() and inside(root, out)):
         raise LookupError(f"el registro no tiene el modelo {model_name!r}: no se registró ningún campeón")
     pointer = root / CHAMPION_FILE
-    if not pointer.is_file() or not _inside(pointer, root) or pointer.stat().st_size > 64:
+    if not pointer.is_file() or not inside(pointer, root) or pointer.stat().st_size > 64:
         raise LookupError(f"el registro no tiene un puntero {CHAMPION_FILE} válido: no se publicó ningún campeón")
     version = pointer.read_text(errors="replace").strip()
     folder = root / version
-    if not _VERSION.match(version) or not folder.is_dir() or not _inside(folder, root):
+    if not _VERSION.match(version) or not folder.is_dir() or not inside(folder, root):
         raise LookupError(f"el puntero {CHAMPION_FILE} no nombra una versión del registro ({version[:20]!r})")
     _check_model_folder(folder, f"el campeón {version}")
     return version, folder
@@ -436,10 +430,8 @@ def grade(
             stages["static"] = "ok"
             run_folder = tfx_grading.run_folder(out) if tfx else _run_folder(out)
             ctx.tasks_ran = (tfx_grading.tasks_ran if tfx else _tasks_ran)(ctx.ir, run_folder)
-            if run.timed_out:
-                stages["execute"] = f"la corrida superó el tiempo límite de {limits.wall_seconds:.0f} s"
-            elif run.output_flooded:
-                stages["execute"] = f"la salida superó {limits.output_kill_bytes // 2**20} MiB; corrida detenida"
+            if stopped := _stopped(run, limits):
+                stages["execute"] = stopped
             elif run.exit_code != 0 or status.get("phase") != "ran" or run_folder is None:
                 error = _run_failure(run.output) or str(status.get("error", ""))[:300]
                 error = error or f"código de salida {run.exit_code}"

@@ -71,6 +71,14 @@ class PipelineIR:
         inputs = component.get("inputDefinitions", {}).get("artifacts", {})
         return any(type_title(artifact) == schema_title for artifact in inputs.values())
 
+    def trained_output(self, schema_title: str) -> tuple[Task, str]:
+        """(task, output) of the first task producing a ``schema_title`` artifact without consuming one: the
+        training step, not a pusher or evaluator that passes a model on."""
+        for task, output in self.artifact_outputs_of_type(schema_title):
+            if not self.consumes_type(task, schema_title):
+                return task, output
+        raise LookupError("el pipeline no produce ningún artefacto de tipo Model")
+
     def ancestors(self, task: Task) -> set[str]:
         seen: set[str] = set()
         stack = list(task.depends_on)

@@ -19,6 +19,14 @@ class SubmissionError(ValueError):
     """The submission cannot be graded as handed in; the message says what to change."""
 
 
+def inside(path: Path, root: Path) -> bool:
+    """``path`` is no symlink and resolves under ``root``: safe to read from a folder a submission wrote."""
+    try:
+        return not path.is_symlink() and path.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
 def submission_id(path: Path) -> str:
     return path.name.removesuffix(".zip") if path.suffix == ".zip" else path.name
 

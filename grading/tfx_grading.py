@@ -19,6 +19,7 @@ import pandas as pd
 from components.common.schema import CLASSES, LABEL, NUMERIC_FEATURES
 from grading.ir import PipelineIR
 from grading.sandbox import DockerSandbox, Limits, Sandbox
+from grading.submission import inside
 
 SCORER = Path(__file__).resolve().parent / "tfx_score.py"
 MODEL_TYPE = "tfx.Model"
@@ -42,7 +43,7 @@ def write_tfx_data(data_dir: Path, visible: pd.DataFrame, seed: int) -> Path:
 def run_folder(out: Path) -> Path | None:
     """``out/artifacts``: pipeline_root/, serving/ and metadata.sqlite of the run, if it left any."""
     folder = out / "artifacts"
-    return folder if folder.is_dir() and _inside(folder, out) else None
+    return folder if folder.is_dir() and inside(folder, out) else None
 
 
 def tasks_ran(ir: PipelineIR, run_folder: Path | None) -> set[str]:
@@ -57,29 +58,16 @@ def tasks_ran(ir: PipelineIR, run_folder: Path | None) -> set[str]:
     }
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        return not path.is_symlink() and path.resolve().is_relative_to(root.resolve())
-    except OSError:
-        return False
-
-
 def trained_model(ir: PipelineIR, run_folder: Path) -> Path:
     """The SavedModel of the task that produces a model without consuming one (the Trainer)."""
-    producers = []
-    for task, output in ir.artifact_outputs_of_type(MODEL_TYPE):
-        if not ir.consumes_type(task, MODEL_TYPE):
-            producers.append((task, output))
-    if not producers:
-        raise LookupError("el pipeline no produce ningún artefacto de tipo Model")
-    task, output = producers[0]
+    task, output = ir.trained_output(MODEL_TYPE)
     executions = run_folder / "pipeline_root" / task.name / output
-    found = executions.glob("*") if executions.is_dir() and _inside(executions, run_folder) else []
-    runs = [p for p in found if p.name.isdigit() and _inside(p, run_folder)]
+    found = executions.glob("*") if executions.is_dir() and inside(executions, run_folder) else []
+    runs = [p for p in found if p.name.isdigit() and inside(p, run_folder)]
     if not runs:
         raise LookupError(f"el paso {task.name} no dejó su modelo ({output})")
     model = max(runs, key=lambda p: int(p.name)) / "Format-Serving"
-    if not (model / "saved_model.pb").is_file() or not _inside(model, run_folder):
+    if not (model / "saved_model.pb").is_file() or not inside(model, run_folder):
         raise LookupError(f"el modelo de {task.name} no es un SavedModel (falta Format-Serving/saved_model.pb)")
     size = 0
     for item in model.rglob("*"):

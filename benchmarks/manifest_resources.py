@@ -1,56 +1,33 @@
-"""Sum of CPU/memory requests and limits: the kit's KFP overlay against upstream KFP 2.17.0's defaults.
+"""Sum of CPU/memory requests and limits: the kit's KFP install against upstream KFP 2.17.0 as shipped.
 
-    python benchmarks/manifest_resources.py            # offline: the kit's component over the upstream stand-in
-    python benchmarks/manifest_resources.py --online   # renders the real upstream base and overlay (needs network)
+    python benchmarks/manifest_resources.py                       # upstream from ../shared/upstream
+    python benchmarks/manifest_resources.py --mirror DIR          # or any mirror (`labkit cluster mirror`)
 
-Counts the main and sidecar containers of long-running workloads (Deployments, StatefulSets), times replicas;
-init containers and Jobs are left out because they do not hold resources while KFP runs.
+Both sides are real renders of the same upstream files: the kit's overlay (manifests/kfp) and upstream's
+env/platform-agnostic alone. Counts the main and sidecar containers of long-running workloads (Deployments,
+StatefulSets), times replicas; init containers and Jobs are left out because they hold nothing while KFP runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
-import yaml
-
-from labkit.manifests import ResourceSum, render, resource_sums, upstream_standin_documents
+from labkit.manifests import default_mirror, render_from_mirror, resource_sums, without_components
 from labkit.paths import REPO_ROOT
 from labkit.versions import KFP_MANIFESTS_REF
-
-UPSTREAM_URL = (
-    f"https://github.com/kubeflow/pipelines//manifests/kustomize/env/platform-agnostic?ref={KFP_MANIFESTS_REF}"
-)
-
-
-def offline() -> tuple[ResourceSum, ResourceSum]:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "standin.yaml").write_text(yaml.safe_dump_all(upstream_standin_documents()))
-        component = os.path.relpath(REPO_ROOT / "manifests" / "kfp" / "laptop", root)
-        (root / "kustomization.yaml").write_text(
-            yaml.safe_dump({"resources": ["standin.yaml"], "components": [component]})
-        )
-        kit = resource_sums(render(root))
-    return kit, resource_sums(upstream_standin_documents())
-
-
-def online() -> tuple[ResourceSum, ResourceSum]:
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "kustomization.yaml").write_text(yaml.safe_dump({"resources": [UPSTREAM_URL]}))
-        upstream = resource_sums(render(Path(tmp), timeout=600))
-    return resource_sums(render(REPO_ROOT / "manifests" / "kfp", timeout=600)), upstream
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--online", action="store_true", help="render upstream from GitHub (needs network)")
+    parser.add_argument("--mirror", type=Path, default=default_mirror(), help="upstream mirror laid out by URL")
     args = parser.parse_args()
-    kit, upstream = online() if args.online else offline()
-    source = "rendered upstream base" if args.online else "upstream stand-in (labkit.manifests)"
-    print(f"KFP {KFP_MANIFESTS_REF} resources, kit overlay vs {source}")
+    if args.mirror is None:
+        parser.error("no mirror found: pass --mirror DIR (make one with `labkit cluster mirror --out DIR`)")
+    overlay = REPO_ROOT / "manifests" / "kfp"
+    kit = resource_sums(render_from_mirror(overlay, args.mirror))
+    upstream = resource_sums(render_from_mirror(overlay, args.mirror, patch=without_components))
+    print(f"KFP {KFP_MANIFESTS_REF} resources, kit overlay vs upstream env/platform-agnostic (both from {args.mirror})")
     print(f"{'':28}{'kit':>10}{'upstream':>10}{'kit/upstream':>14}")
     rows = [
         ("containers", kit.containers, upstream.containers),

@@ -1,14 +1,20 @@
 """Offline checks of the kit's Kubernetes manifests: render, policy, schemas, resource sums.
 
-Shared by the test suite (tests/manifests) and benchmarks/manifest_resources.py. Rendering uses
-``kubectl kustomize``, which works offline for local directories; the upstream KFP bases need network.
+Shared by the cluster commands, the test suite (tests/manifests) and benchmarks/manifest_resources.py.
+Rendering uses ``kubectl kustomize``; upstream bases come from GitHub, or with no network from a mirror laid out
+by URL (``render_from_mirror``).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+import tempfile
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +101,63 @@ def policy_violations(docs: list[dict[str, Any]]) -> list[str]:
     return found
 
 
+def node_port_problems(docs: list[dict[str, Any]], wanted: dict[tuple[str, int], int]) -> list[str]:
+    """Where the render does not expose ``(service, port)`` on the wanted NodePort (the one kind maps)."""
+    services = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "Service"}
+    found = []
+    for (name, port), node_port in sorted(wanted.items()):
+        service = services.get(name)
+        if service is None:
+            found.append(f"service {name} is not in the render")
+            continue
+        spec = service.get("spec", {})
+        entry = next((p for p in spec.get("ports", []) if p.get("port") == port), None)
+        if spec.get("type") != "NodePort":
+            found.append(f"service {name} is type {spec.get('type', 'ClusterIP')}, not NodePort")
+        elif entry is None:
+            found.append(f"service {name} has no port {port}")
+        elif entry.get("nodePort") != node_port:
+            got = entry.get("nodePort") or "none (Kubernetes picks a random one that kind does not map)"
+            found.append(f"service {name} port {port}: nodePort {got}, want {node_port}")
+    return found
+
+
+def _env_value(env: dict[str, Any], config_maps: dict[str, dict[str, Any]]) -> str | None:
+    if "value" in env:
+        return str(env["value"])
+    ref = (env.get("valueFrom") or {}).get("configMapKeyRef")
+    if ref:
+        return (config_maps.get(ref.get("name", "")) or {}).get("data", {}).get(ref.get("key", ""))
+    return None
+
+
+def images_in_render(docs: list[dict[str, Any]]) -> set[str]:
+    """Every image a rendered install will run, those the backend starts later included.
+
+    Besides the pods' own containers, KFP's API server starts driver and launcher containers from its
+    ``V2_DRIVER_IMAGE``/``V2_LAUNCHER_IMAGE`` env (backend/src/v2/compiler/argocompiler/container.go,
+    GetDriverImage/GetLauncherImage), the cache server's webhook uses ``CACHE_IMAGE``, and Argo's controller
+    injects its ``--executor-image`` (argoexec) into every workflow pod. Each is read from the render.
+    """
+    config_maps = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "ConfigMap"}
+    found: set[str] = set()
+    for container in containers(docs):
+        if container.spec.get("image"):
+            found.add(container.spec["image"])
+        for env in container.spec.get("env") or []:
+            if env.get("name", "").endswith("_IMAGE"):
+                value = _env_value(env, config_maps)
+                if value:
+                    found.add(value)
+        words = [*(container.spec.get("command") or []), *(container.spec.get("args") or [])]
+        for index, word in enumerate(words):
+            if word == "--executor-image" and index + 1 < len(words):
+                found.add(words[index + 1])
+            elif word.startswith("--executor-image="):
+                found.add(word.split("=", 1)[1])
+    return found
+
+
 def kind_config_violations(config: dict[str, Any]) -> list[str]:
     found = []
     for index, node in enumerate(config.get("nodes", [])):
@@ -172,64 +235,158 @@ def resource_sums(docs: list[dict[str, Any]], include_init: bool = False) -> Res
     return total
 
 
-# ---------------------------------------------------------------------------------------------- upstream stand-in
-# What the kit's patches touch in upstream KFP 2.17.0's env/platform-agnostic: upstream's deployment and service
-# names, ports and container requests (read from kubeflow/pipelines manifests/kustomize). KFP images carry the base's
-# placeholder tag `dummy` (upstream's own `images:` replaces it); third-party image tags here are illustrative.
-# It lets the kit's component render offline, in tests and in benchmarks/manifest_resources.py. Written for that
-# purpose, not copied. Deployments whose requests were not read are listed without them (counted as "none").
-# name -> (container image, upstream requests or None)
-UPSTREAM_DEPLOYMENTS: dict[str, tuple[str, dict[str, str] | None]] = {
-    "ml-pipeline": ("ghcr.io/kubeflow/kfp-api-server:dummy", {"cpu": "250m", "memory": "500Mi"}),
-    "ml-pipeline-ui": ("ghcr.io/kubeflow/kfp-frontend:dummy", {"cpu": "10m", "memory": "70Mi"}),
-    "ml-pipeline-persistenceagent": (
-        "ghcr.io/kubeflow/kfp-persistence-agent:dummy",
-        {"cpu": "120m", "memory": "500Mi"},
-    ),
-    "ml-pipeline-scheduledworkflow": ("ghcr.io/kubeflow/kfp-scheduled-workflow-controller:dummy", None),
-    "ml-pipeline-viewer-crd": ("ghcr.io/kubeflow/kfp-viewer-crd-controller:dummy", None),
-    "metadata-writer": ("ghcr.io/kubeflow/kfp-metadata-writer:dummy", None),
-    "metadata-envoy-deployment": ("ghcr.io/kubeflow/kfp-metadata-envoy:dummy", None),
-    "cache-server": ("ghcr.io/kubeflow/kfp-cache-server:dummy", None),
-    "mysql": ("mysql:8.4", {"cpu": "100m", "memory": "800Mi"}),
-    "seaweedfs": ("chrislusf/seaweedfs:3.92", {"cpu": "32m", "memory": "128Mi"}),
-    "workflow-controller": ("quay.io/argoproj/workflow-controller:v3.6.7", None),
-}
-UPSTREAM_SERVICES: dict[str, list[dict[str, Any]]] = {
-    "ml-pipeline": [{"name": "http", "port": 8888}, {"name": "grpc", "port": 8887}],
-    "ml-pipeline-ui": [{"port": 80, "targetPort": 3000}],
-    "seaweedfs": [
-        {"name": "http-s3", "port": 8333},
-        {"name": "http-s3-compat", "port": 9000, "targetPort": 8333},
-        {"name": "http-filer", "port": 8888},
-    ],
-}
+# ---------------------------------------------------------------------------------------------- upstream mirror
+# The kit's kustomizations reference upstream by URL (`https://github.com/ORG/REPO//PATH?ref=REF`), and so do
+# upstream's own (KFP's third-party/argo pulls argo-workflows). A mirror lays those trees out by URL, as
+# `MIRROR/github.com/ORG/REPO@REF/PATH`, so that the very same references render with no network: in tests
+# (../shared/upstream), and in a classroom from an offline bundle (`labkit cluster bundle`).
+MIRROR_ENV = "LABKIT_UPSTREAM_MIRROR"
+_REMOTE = re.compile(
+    r"^(?:https://|git::https://)?github\.com/(?P<org>[\w.-]+)/(?P<repo>[\w-]+(?:\.[\w-]+)*?)(?:\.git)?"
+    r"/+(?P<path>[^?]*)\?(?P<query>.+)$"
+)
+_REFERENCE_KEYS = ("resources", "components", "bases")
 
 
-def upstream_standin_documents() -> list[dict[str, Any]]:
-    docs: list[dict[str, Any]] = []
-    for name, (image, requests) in UPSTREAM_DEPLOYMENTS.items():
-        container: dict[str, Any] = {"name": "main", "image": image}
-        if requests:
-            container["resources"] = {"requests": requests}
-        docs.append(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": name, "namespace": "kubeflow"},
-                "spec": {
-                    "selector": {"matchLabels": {"app": name}},
-                    "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}},
-                },
-            }
-        )
-    for name, ports in UPSTREAM_SERVICES.items():
-        docs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": name, "namespace": "kubeflow"},
-                "spec": {"selector": {"app": name}, "ports": ports},
-            }
-        )
-    return docs
+class MirrorError(RenderError):
+    pass
+
+
+@dataclass(frozen=True)
+class RemoteReference:
+    """A kustomize remote base: repository, path in it and the git ref it is pinned to."""
+
+    org: str
+    repo: str
+    path: str
+    ref: str
+
+    def in_mirror(self, mirror: Path) -> Path:
+        return mirror / "github.com" / self.org / f"{self.repo}@{self.ref}" / self.path
+
+    @property
+    def repository(self) -> str:
+        return f"{self.org}/{self.repo}"
+
+
+def parse_remote(entry: str) -> RemoteReference | None:
+    """The remote reference in a kustomization entry, or None for a local path.
+
+    A remote entry without ``ref=`` floats with the default branch; it is refused rather than mirrored.
+    """
+    match = _REMOTE.match(entry)
+    if not match:
+        if entry.startswith(("https://", "http://", "git::", "github.com/")):
+            raise MirrorError(f"remote reference {entry!r} is not a pinned GitHub reference (…?ref=TAG)")
+        return None
+    query = urllib.parse.parse_qs(match["query"])
+    if "ref" not in query:
+        raise MirrorError(f"remote reference {entry!r} has no ref=: it would float with the default branch")
+    return RemoteReference(match["org"], match["repo"], match["path"].strip("/"), query["ref"][0])
+
+
+def kustomization_file(directory: Path) -> Path | None:
+    for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+class _KustomizeLoader(yaml.SafeLoader):
+    """PyYAML reads a bare ``=`` as its value tag, which kustomize files use as a plain string (a delimiter)."""
+
+
+_KustomizeLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
+def _entries(kustomization: Path) -> list[tuple[str, RemoteReference]]:
+    document = yaml.load(kustomization.read_text(), Loader=_KustomizeLoader) or {}
+    found = []
+    for key in _REFERENCE_KEYS:
+        for entry in document.get(key) or []:
+            reference = parse_remote(str(entry))
+            if reference:
+                found.append((str(entry), reference))
+    return found
+
+
+def remote_references(root: Path) -> list[tuple[Path, RemoteReference]]:
+    """Every remote reference in the kustomizations under ``root``: (kustomization file, reference)."""
+    return [(path, reference) for path in sorted(root.rglob("kustomization.y*ml")) for _, reference in _entries(path)]
+
+
+def default_mirror() -> Path | None:
+    """``$LABKIT_UPSTREAM_MIRROR``, else the course's shared mirror beside the checkout, if there is one."""
+    from labkit.paths import REPO_ROOT
+
+    configured = os.environ.get(MIRROR_ENV)
+    if configured:
+        return Path(configured)
+    beside = REPO_ROOT.parent / "shared" / "upstream"
+    return beside if beside.is_dir() else None
+
+
+def _rewrite_references(kustomization: Path, mirror: Path) -> list[RemoteReference]:
+    """Point every remote entry of one kustomization at the mirror, by a relative path; the rest stays byte-equal."""
+    text = kustomization.read_text()
+    entries = _entries(kustomization)
+    for entry, reference in entries:
+        target = reference.in_mirror(mirror)
+        if not target.exists():
+            raise MirrorError(
+                f"{entry} (in {kustomization}) is not in the mirror: expected {target.relative_to(mirror.parent)}"
+            )
+        item = re.compile(rf"^(\s*-\s*[\"']?){re.escape(entry)}([\"']?\s*)$", re.MULTILINE)
+        local = os.path.relpath(target, kustomization.parent)
+        text = item.sub(lambda m, local=local: m[1] + local + m[2], text)
+    if entries:
+        kustomization.write_text(text)
+    return [reference for _, reference in entries]
+
+
+def localize(source: Path, mirror: Path, workdir: Path) -> Path:
+    """Copy ``source`` (a folder of kustomizations) and ``mirror`` into ``workdir``, remote references rewritten.
+
+    Returns the copy of ``source``. Both are copied because upstream's kustomizations refer to further remote
+    bases and kustomize renders them in place; the originals are never written.
+    """
+    if not (mirror / "github.com").is_dir():
+        raise MirrorError(f"{mirror} is not an upstream mirror (no github.com/ folder in it)")
+    local_mirror = workdir / "upstream"
+    shutil.copytree(mirror, local_mirror, symlinks=True)
+    local_source = workdir / "source"
+    shutil.copytree(source, local_source, symlinks=True)
+    for root in (local_mirror, local_source):
+        for path in sorted(root.rglob("kustomization.y*ml")):
+            _rewrite_references(path, local_mirror)
+    return local_source
+
+
+@contextmanager
+def localized(path: Path, mirror: Path, source: Path | None = None) -> Iterator[Path]:
+    """A temporary, mirror-backed copy of the kustomization at ``path`` (inside ``source``, default its own folder)."""
+    source = source or path
+    with tempfile.TemporaryDirectory(prefix="labkit-render-") as tmp:
+        copy = localize(source, mirror, Path(tmp))
+        yield copy / path.relative_to(source)
+
+
+def render_from_mirror(
+    path: Path, mirror: Path, source: Path | None = None, patch: Callable[[Path], None] | None = None
+) -> list[dict[str, Any]]:
+    """Render a kustomization whose remote bases come from ``mirror``, with no network.
+
+    ``patch`` may edit the temporary copy first (tests render variants of the kit's overlay that way).
+    """
+    with localized(path, mirror, source) as local:
+        if patch:
+            patch(local)
+        return render(local)
+
+
+def without_components(copy: Path) -> None:
+    """A ``patch`` for render_from_mirror: the kustomization without its components (upstream as shipped)."""
+    kustomization = copy / "kustomization.yaml"
+    document = yaml.safe_load(kustomization.read_text())
+    document.pop("components", None)
+    kustomization.write_text(yaml.safe_dump(document))

@@ -1,55 +1,56 @@
-"""The kit's laptop component rendered offline over a local stand-in of upstream KFP (labkit.manifests)."""
+"""Fixtures of the manifest tier: kubectl renders, and the real upstream comes from a mirror laid out by URL.
+
+Without kubectl or a mirror these tests skip and say how to get them. CI sets LABKIT_REQUIRE_MANIFESTS=1, so
+there a missing kubectl or mirror fails the run instead (the mirror is ../shared/upstream beside the checkout,
+or $LABKIT_UPSTREAM_MIRROR).
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from labkit.manifests import upstream_standin_documents
+from labkit.manifests import MIRROR_ENV, default_mirror, render_from_mirror, without_components
 from labkit.paths import REPO_ROOT
+
+KFP = REPO_ROOT / "manifests" / "kfp"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("LABKIT_REQUIRE_MANIFESTS") == "1":
+        pytest.fail(f"LABKIT_REQUIRE_MANIFESTS=1 but the manifest tier cannot run: {reason}")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def kubectl() -> str:
-    """Rendering needs `kubectl kustomize`; without kubectl these tests skip and say how to get it."""
-    import shutil
-
     from labkit.cluster import kubectl_install_command
 
     found = shutil.which("kubectl")
     if not found:
-        pytest.skip(f"kubectl not on PATH (renders the kustomizations offline): {kubectl_install_command()}")
+        _unavailable(f"kubectl not on PATH (renders the kustomizations offline): {kubectl_install_command()}")
+    return str(found)
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    found = default_mirror()
+    if found is None or not (found / "github.com").is_dir():
+        _unavailable(f"no upstream mirror: set {MIRROR_ENV} to a folder laid out as github.com/ORG/REPO@REF/PATH")
     return found
 
 
-@pytest.fixture
-def upstream_standin() -> list[dict[str, Any]]:
-    return upstream_standin_documents()
+@pytest.fixture(scope="session")
+def kfp_render(kubectl: str, mirror: Path) -> list[dict[str, Any]]:
+    """The kit's KFP install exactly as `labkit cluster up` applies it, upstream from the mirror."""
+    return render_from_mirror(KFP, mirror)
 
 
-@pytest.fixture
-def laptop_overlay(tmp_path: Path, kubectl: str) -> Path:
-    """A kustomization: the stand-in as resources + the kit's real component (by relative path)."""
-    (tmp_path / "upstream-standin.yaml").write_text(yaml.safe_dump_all(upstream_standin_documents()))
-    component = REPO_ROOT / "manifests" / "kfp" / "laptop"
-    (tmp_path / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "resources": ["upstream-standin.yaml"],
-                "components": [str(Path(_relpath(component, tmp_path)))],
-            }
-        )
-    )
-    return tmp_path
-
-
-def _relpath(target: Path, start: Path) -> str:
-    import os
-
-    # kustomize refuses absolute paths to components; a relative path from the temp dir works.
-    return os.path.relpath(target, start)
+@pytest.fixture(scope="session")
+def upstream_render(kubectl: str, mirror: Path) -> list[dict[str, Any]]:
+    """Upstream's env/platform-agnostic alone, without the kit's component: the baseline it changes."""
+    return render_from_mirror(KFP, mirror, patch=without_components)

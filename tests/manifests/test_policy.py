@@ -31,8 +31,8 @@ def test_kit_manifests_match_the_kubernetes_schemas(rendered: list[dict]) -> Non
     assert schema_errors(rendered, SCHEMA_VERSION) == []
 
 
-def test_laptop_component_output_matches_the_schemas(laptop_overlay: Path) -> None:
-    assert schema_errors(render(laptop_overlay), SCHEMA_VERSION) == []
+def test_kfp_install_matches_the_schemas(kfp_render: list[dict]) -> None:
+    assert schema_errors(kfp_render, SCHEMA_VERSION) == []
 
 
 def test_environments_are_the_namespaces_the_cli_uses(kubectl: str) -> None:

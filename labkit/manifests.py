@@ -261,8 +261,11 @@ class RemoteReference:
     path: str
     ref: str
 
+    def repository_in(self, mirror: Path) -> Path:
+        return mirror / "github.com" / self.org / f"{self.repo}@{self.ref}"
+
     def in_mirror(self, mirror: Path) -> Path:
-        return mirror / "github.com" / self.org / f"{self.repo}@{self.ref}" / self.path
+        return self.repository_in(mirror) / self.path
 
     @property
     def repository(self) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from labkit.doctor import Check
+from labkit.manifests import localized
 from labkit.paths import REPO_ROOT
 from labkit.versions import COMPONENTS_IMAGE, KIND_NODE_IMAGE, KIND_VERSION, KUBECTL_VERSION, TFX_IMAGE
 
@@ -250,7 +251,9 @@ def cluster_exists(name: str = CLUSTER_NAME) -> bool:
     return name in _run(["kind", "get", "clusters"]).split()
 
 
-def create_cluster(name: str, on_event: ClusterEventSink) -> None:
+def create_cluster(name: str, on_event: ClusterEventSink, node_image: str | None = None) -> None:
+    """Create the kind cluster, or check the existing one answers. ``node_image`` overrides the config's node
+    image; an offline bundle passes its loaded copy, since ``docker load`` keeps no registry digest to match."""
     if cluster_exists(name):
         # A `kind create` interrupted half-way leaves a node container whose API never answers.
         try:
@@ -262,9 +265,12 @@ def create_cluster(name: str, on_event: ClusterEventSink) -> None:
             ) from exc
         on_event(ClusterEvent("cluster", f"kind cluster {name!r} exists; reusing it", finished=True))
         return
-    on_event(ClusterEvent("cluster", f"creating kind cluster {name!r} ({KIND_NODE_IMAGE.split('@')[0]})"))
+    on_event(
+        ClusterEvent("cluster", f"creating kind cluster {name!r} ({(node_image or KIND_NODE_IMAGE).split('@')[0]})")
+    )
     _run(
-        ["kind", "create", "cluster", "--name", name, "--config", str(KIND_CONFIG), "--wait", "180s"],
+        ["kind", "create", "cluster", "--name", name, "--config", str(KIND_CONFIG), "--wait", "180s"]
+        + (["--image", node_image] if node_image else []),
         fix=f"read the error above; `kind delete cluster --name {name}` and retry if a half-made cluster remains",
     )
     on_event(ClusterEvent("cluster", f"kind cluster {name!r} created", finished=True))
@@ -334,8 +340,31 @@ def wait_for_deployments(
     )
 
 
-def cluster_up(on_event: ClusterEventSink, name: str = CLUSTER_NAME, with_environments: bool = True) -> str:
-    """Create (or resume) the cluster and install KFP; returns the UI URL."""
+def cluster_up(
+    on_event: ClusterEventSink,
+    name: str = CLUSTER_NAME,
+    with_environments: bool = True,
+    bundle: Path | None = None,
+) -> str:
+    """Create (or resume) the cluster and install KFP; returns the UI URL.
+
+    With ``bundle`` (made by ``labkit cluster bundle``) nothing is pulled: the node image and every image of the
+    install are loaded from the bundle's archives, and upstream's manifests come from its mirror.
+    """
+    from labkit.bundle import MIRROR_DIR, BundleError, bundle_problems, load_image, read_manifest
+
+    manifest = None
+    if bundle is not None:
+        try:
+            manifest = read_manifest(bundle)
+            problems = bundle_problems(bundle, manifest)
+        except BundleError as exc:
+            raise ClusterError(str(exc), exc.fix) from exc
+        if problems:
+            raise ClusterError(
+                f"the bundle {bundle} cannot install offline: " + "; ".join(problems),
+                "complete it on a connected machine: `labkit cluster bundle --out DIR` resumes where it stopped",
+            )
     exists = cluster_exists(name) if shutil.which("kind") else False
     checks = run_prerequisite_checks(cluster_exists=exists)
     for check in checks:
@@ -343,20 +372,49 @@ def cluster_up(on_event: ClusterEventSink, name: str = CLUSTER_NAME, with_enviro
     failed = [c for c in checks if c.required and not c.ok]
     if failed:
         raise PrerequisiteError(failed)
-    create_cluster(name, on_event)
+    node_image = None
+    if manifest is not None and bundle is not None:
+        node = manifest.node_image
+        on_event(ClusterEvent("bundle", f"loading the kind node image {node.local_name} from the bundle"))
+        try:
+            load_image(bundle, node)
+        except BundleError as exc:
+            raise ClusterError(str(exc), exc.fix) from exc
+        on_event(ClusterEvent("bundle", f"kind node image {node.local_name} loaded", finished=True))
+        node_image = node.local_name
+    create_cluster(name, on_event, node_image)
     context = kube_context(name)
-    on_event(ClusterEvent("kfp", "applying KFP cluster-scoped resources (CRDs, namespace)"))
-    apply_kustomization(context, KFP_CLUSTER_SCOPED)
-    on_event(ClusterEvent("kfp", "waiting for the CRDs to be established"))
-    wait_for_crds(context)
-    on_event(ClusterEvent("kfp", "applying the kit's KFP overlay (env/platform-agnostic + laptop patches)"))
-    apply_kustomization(context, KFP_OVERLAY)
+    if manifest is not None and bundle is not None:
+        load_bundle_images(bundle, [i.archive for i in manifest.images if i.role != "kind node"], name, on_event)
+        with localized(KFP_OVERLAY, bundle / MIRROR_DIR) as overlay:
+            install_kfp(context, overlay, overlay / "cluster-scoped", on_event)
+    else:
+        install_kfp(context, KFP_OVERLAY, KFP_CLUSTER_SCOPED, on_event)
     if with_environments:
         for env in ("dev", "test", "prod"):
             apply_kustomization(context, ENVIRONMENTS / env)
         on_event(ClusterEvent("kfp", "namespaces labkit-dev, labkit-test, labkit-prod ready", finished=True))
     wait_for_deployments(context, on_event)
     return UI_URL
+
+
+def install_kfp(context: str, overlay: Path, cluster_scoped: Path, on_event: ClusterEventSink) -> None:
+    on_event(ClusterEvent("kfp", "applying KFP cluster-scoped resources (CRDs, namespace)"))
+    apply_kustomization(context, cluster_scoped)
+    on_event(ClusterEvent("kfp", "waiting for the CRDs to be established"))
+    wait_for_crds(context)
+    on_event(ClusterEvent("kfp", "applying the kit's KFP overlay (env/platform-agnostic + laptop patches)"))
+    apply_kustomization(context, overlay)
+
+
+def load_bundle_images(bundle: Path, archives: list[str], cluster_name: str, on_event: ClusterEventSink) -> None:
+    """``kind load image-archive`` each archive, so no pod of the install or of a run ever pulls."""
+    from labkit.bundle import IMAGES_DIR
+
+    for done, archive in enumerate(archives):
+        on_event(ClusterEvent("load", f"loading {archive} into kind", done, len(archives)))
+        _run(["kind", "load", "image-archive", str(bundle / IMAGES_DIR / archive), "--name", cluster_name], timeout=900)
+    on_event(ClusterEvent("load", f"loaded {len(archives)} image archive(s)", len(archives), len(archives), True))
 
 
 def cluster_down(name: str = CLUSTER_NAME) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -44,3 +45,46 @@ def runs_dir(tmp_path: Path) -> Path:
     path = tmp_path / "runs"
     path.mkdir()
     return path
+
+
+# kind cannot run on these machines: for the order and idempotence of `labkit cluster up/down`, two small shell
+# scripts play kind and kubectl. They log every call and keep the "cluster exists" state in a file; the waits on
+# real objects (CRDs, deployments) are replaced by recorders.
+FAKE_KIND = """#!/bin/sh
+echo "kind $*" >> "$FAKE_LOG"
+case "$1 $2" in
+  "get clusters") [ -f "$FAKE_STATE" ] && echo labkit; exit 0 ;;
+  "create cluster") touch "$FAKE_STATE"; exit 0 ;;
+  "delete cluster") rm -f "$FAKE_STATE"; exit 0 ;;
+esac
+"""
+FAKE_KUBECTL = """#!/bin/sh
+echo "kubectl $*" >> "$FAKE_LOG"
+exit 0
+"""
+
+
+@pytest.fixture
+def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (("kind", FAKE_KIND), ("kubectl", FAKE_KUBECTL)):
+        tool = bin_dir / name
+        tool.write_text(body)
+        tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    monkeypatch.setenv("FAKE_STATE", str(tmp_path / "cluster-exists"))
+    from labkit import cluster
+    from labkit.doctor import Check
+
+    monkeypatch.setattr(cluster, "run_prerequisite_checks", lambda cluster_exists: [Check("docker", True, "ok")])
+    monkeypatch.setattr(cluster, "wait_for_deployments", lambda context, on_event: {"ml-pipeline": (1, 1)})
+    return log
+
+
+def kind_calls(log: Path) -> list[str]:
+    from labkit import cluster
+
+    return [line.replace(str(cluster.MANIFESTS), "M") for line in log.read_text().splitlines()]

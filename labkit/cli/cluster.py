@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
@@ -67,16 +70,26 @@ def _progress() -> Progress:
 def up(
     name: str = NAME_OPTION,
     environments: bool = typer.Option(True, help="Also create namespaces labkit-dev/test/prod with quotas."),
+    from_bundle: Path | None = typer.Option(
+        None,
+        "--from-bundle",
+        help="Install from an offline bundle (`labkit cluster bundle`): no network, nothing pulled.",
+        exists=True,
+        file_okay=False,
+    ),
 ) -> None:
     """Create the cluster (if absent) and install Kubeflow Pipelines; prints the UI URL.
 
     Checks first, each with its fix: Docker, kind, kubectl, memory, inotify limits, CPU, free ports.
     Then: kind cluster -> KFP CRDs -> wait -> the kit's overlay -> wait for every deployment.
     First run: 10-20 min (image pulls). Safe to repeat; an interrupted run resumes.
+
+    Example: labkit cluster up
+    Example: labkit cluster up --from-bundle /media/usb/labkit-bundle   (classroom, no network)
     """
     try:
         with _progress() as progress:
-            url = cluster_up(_ClusterProgress(progress), name=name, with_environments=environments)
+            url = cluster_up(_ClusterProgress(progress), name=name, with_environments=environments, bundle=from_bundle)
     except PrerequisiteError as exc:
         for check in exc.failed:
             # soft_wrap: an install command must stay on one line to be copy-pasted
@@ -87,6 +100,69 @@ def up(
         fail(str(exc), exc.fix or "run `labkit cluster up` again: it resumes")
     console.print(f"[green]Kubeflow Pipelines is up:[/] {url}")
     console.print("next: `labkit image load`, then `labkit pipeline run training --runner cluster`")
+
+
+def _bundle_progress(progress: Progress) -> Callable[[str, int, int], None]:
+    sink = _ClusterProgress(progress)
+    return lambda what, done, total: sink(ClusterEvent("bundle", what, done, total))
+
+
+@app.command("mirror")
+def mirror(
+    out: Path = typer.Option(..., "--out", help="Folder to write the mirror into (github.com/ORG/REPO@REF/...)."),
+    source: Path | None = typer.Option(None, "--from", help="Copy from another mirror instead of git (offline)."),
+) -> None:
+    """Mirror every upstream kustomize base the kit installs, laid out by URL, for offline renders and tests.
+
+    Follows upstream's own references too (KFP's manifests pull argo-workflows by URL). Needs git and network,
+    unless --from names another mirror. Tests and benchmarks read it through LABKIT_UPSTREAM_MIRROR.
+
+    Example: labkit cluster mirror --out ~/labkit-upstream && export LABKIT_UPSTREAM_MIRROR=~/labkit-upstream
+    """
+    from labkit.bundle import BundleError, fetch_mirror
+
+    if (out / "github.com").exists():
+        fail(f"{out} already holds a mirror", "pick a new --out folder, or delete this one first")
+    try:
+        with _progress() as progress:
+            followed = fetch_mirror(out, source=source, on_progress=_bundle_progress(progress))
+    except BundleError as exc:
+        fail(str(exc), exc.fix)
+    for reference in followed:
+        console.print(f"{reference.repository}@{reference.ref}: {reference.path}")
+    console.print(f"mirror written to {out}")
+
+
+@app.command("bundle")
+def bundle(
+    out: Path = typer.Option(..., "--out", help="Folder for the bundle (a USB stick's folder works)."),
+    mirror_source: Path | None = typer.Option(
+        None, "--mirror", help="Take upstream's manifests from this mirror instead of git."
+    ),
+    pull: bool = typer.Option(True, help="Pull images missing from the local engine (--no-pull: use only local ones)."),
+    platform: str | None = typer.Option(None, help="Pull for this platform, e.g. linux/amd64 (KFP's images)."),
+) -> None:
+    """Write an offline classroom bundle: upstream manifests + every image the cluster will ever run.
+
+    Run it once on a connected machine (after `labkit image build --all`); it needs ~8 GB of disk. The image
+    list is read from the same render `cluster up` applies, the driver, launcher and argoexec images that KFP
+    pulls only at the first run included. Interrupted? Run it again: it resumes.
+
+    Example: labkit cluster bundle --out /media/usb/labkit-bundle
+    Then, on each laptop: labkit cluster up --from-bundle /media/usb/labkit-bundle
+    """
+    from labkit.bundle import BundleError, build_bundle
+
+    try:
+        with _progress() as progress:
+            manifest = build_bundle(
+                out, mirror_source=mirror_source, pull=pull, platform=platform, on_progress=_bundle_progress(progress)
+            )
+    except BundleError as exc:
+        fail(str(exc), exc.fix)
+    size = sum(image.size_bytes for image in manifest.images) / 2**30
+    console.print(f"bundle written to {out}: {len(manifest.images)} images, {size:.1f} GiB")
+    console.print(f"next, on each laptop: labkit cluster up --from-bundle {out}")
 
 
 @app.command("down")

@@ -7,47 +7,17 @@ kind cannot run on this machine, so two small shell scripts play it: they log ev
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import pytest
 
 from labkit import cluster
 from labkit.doctor import Check
-
-FAKE_KIND = """#!/bin/sh
-echo "kind $*" >> "$FAKE_LOG"
-case "$1 $2" in
-  "get clusters") [ -f "$FAKE_STATE" ] && echo labkit; exit 0 ;;
-  "create cluster") touch "$FAKE_STATE"; exit 0 ;;
-  "delete cluster") rm -f "$FAKE_STATE"; exit 0 ;;
-esac
-"""
-FAKE_KUBECTL = """#!/bin/sh
-echo "kubectl $*" >> "$FAKE_LOG"
-exit 0
-"""
-
-
-@pytest.fixture
-def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in (("kind", FAKE_KIND), ("kubectl", FAKE_KUBECTL)):
-        tool = bin_dir / name
-        tool.write_text(body)
-        tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
-    log = tmp_path / "calls.log"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_LOG", str(log))
-    monkeypatch.setenv("FAKE_STATE", str(tmp_path / "cluster-exists"))
-    monkeypatch.setattr(cluster, "run_prerequisite_checks", lambda cluster_exists: [Check("docker", True, "ok")])
-    monkeypatch.setattr(cluster, "wait_for_deployments", lambda context, on_event: {"ml-pipeline": (1, 1)})
-    return log
+from tests.conftest import kind_calls
 
 
 def _calls(log: Path) -> list[str]:
-    return [line.replace(str(cluster.MANIFESTS), "M") for line in log.read_text().splitlines()]
+    return kind_calls(log)
 
 
 def test_up_creates_then_installs_in_order(fake_tools: Path) -> None:

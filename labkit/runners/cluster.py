@@ -1,8 +1,10 @@
 """The ``cluster`` runner: compile, submit to KFP 2.17 on the kind cluster with ``kfp.Client``, follow the tasks.
 
 KFP's API has no watch, so the runner polls the run's details (every ``poll_seconds``) and turns task state
-changes into the same TaskEvents the local runners emit. Metrics come from the object store: the run's
-``evaluate/metrics`` object when the component writes one (see ``metrics_from_store``).
+changes into the same TaskEvents the local runners emit. Run details name Argo *nodes*, not pods, so the runner
+works out which node (and so which ParallelFor iteration and which pod) an entry is from Argo's naming rules.
+Metrics come from the object store: the run's ``evaluate/metrics`` object when the component writes one (see
+``metrics_from_store``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,11 @@ TERMINAL_RUN_STATES = {"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"}
 # KFP runtime states -> the runner protocol's three; PENDING/SKIPPED/... produce no event.
 TASK_STATE_MAP = {"RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed", "CANCELED": "failed"}
 EXPERIMENT = "labkit"
+# Argo keeps "<workflow>-<template>" pod-name prefixes under 253 - 10 - 1 characters (GeneratePodName, below).
+MAX_POD_PREFIX = 242
+ITERATION = None  # an ExecutorPath step standing for one iteration of a dsl.ParallelFor
+UNSET_TIME = datetime(1970, 1, 1)  # KFP reports a time it never recorded as the epoch or as year 1
+Instance = tuple[tuple[int, ...], str]  # (ParallelFor indexes, Argo node name) of one run of a task
 
 
 @dataclass(frozen=True)
@@ -37,50 +46,189 @@ class TaskSnapshot:
     error: str | None
 
 
-def executor_task_names(pipeline_spec: dict[str, Any]) -> set[str]:
-    """Names of the tasks that run a container, at any depth (dsl.If bodies are nested DAGs).
+@dataclass(frozen=True)
+class ExecutorPath:
+    """Where a task's Argo nodes sit, as KFP 2.17's argocompiler lays them out (backend/src/v2/compiler/argocompiler,
+    dag.go ``task``/``iteratorTask``/``iterationItemTask``, container.go ``addContainerExecutorTemplate``,
+    importer.go): the DAG task names from the root down to the task, ITERATION for each enclosing ParallelFor, then
+    the template of the task's pod and the step below the task's node that runs it (None: the node is the pod)."""
+
+    steps: tuple[str | None, ...]
+    template: str = "system-container-impl"
+    pod_step: str | None = "executor"
+
+
+def executor_tasks(pipeline_spec: dict[str, Any]) -> dict[str, ExecutorPath]:
+    """The tasks that run a container, at any depth (dsl.If bodies and ParallelFor loops are nested DAGs).
 
     Run details also list DAG and driver entries ("root", "condition-1"); only executor tasks are shown.
     """
     components = pipeline_spec.get("components", {})
-    names: set[str] = set()
+    executors = pipeline_spec.get("deploymentSpec", {}).get("executors", {})
+    found: dict[str, ExecutorPath] = {}
 
-    def walk(dag: dict[str, Any]) -> None:
+    def walk(dag: dict[str, Any], steps: tuple[str | None, ...]) -> None:
         for task_name, task in dag.get("tasks", {}).items():
             component = components.get(task.get("componentRef", {}).get("name", ""), {})
-            if "dag" in component:
-                walk(component["dag"])
-            else:
-                names.add(task_name)
+            here = (*steps, task_name)
+            if "parameterIterator" in task or "artifactIterator" in task:
+                walk(component.get("dag", {}), (*here, ITERATION, "iteration-item"))
+            elif "dag" in component:
+                walk(component["dag"], here)
+            elif (importer := executors.get(component.get("executorLabel", ""), {}).get("importer")) is not None:
+                template = "system-importer-workspace" if importer.get("downloadToWorkspace") else "system-importer"
+                found[task_name] = ExecutorPath(here, template, None)
+            else:  # a task retry policy swaps in the retry- templates
+                retry = "retry-" if "retryPolicy" in task else ""
+                found[task_name] = ExecutorPath(here, f"{retry}system-container-impl")
 
-    walk(pipeline_spec.get("root", {}).get("dag", {}))
-    return names
+    walk(pipeline_spec.get("root", {}).get("dag", {}), ("root",))
+    return found
+
+
+def executor_task_names(pipeline_spec: dict[str, Any]) -> set[str]:
+    """Names of the tasks that run a container."""
+    return set(executor_tasks(pipeline_spec))
+
+
+def fnv32a(text: str) -> int:
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+def argo_node_id(workflow: str, node_name: str) -> str:
+    """argo-workflows v4.0.5 pkg/apis/workflow/v1alpha1/workflow_types.go, ``Workflow.NodeID``."""
+    return workflow if node_name == workflow else f"{workflow}-{fnv32a(node_name)}"
+
+
+def argo_pod_name(workflow: str, node_name: str, template: str) -> str:
+    """The pod of a node under POD_NAMES v2, Argo's default: argo-workflows v4.0.5 workflow/util/pod_name.go,
+    ``GeneratePodName``. KFP's ``RetrievePodName`` (backend/src/common/util/workflow.go) and the UI's
+    ``getNodeNameFromNodeId`` (frontend/src/lib/Utils.tsx) give the same name, from the node ID's hash."""
+    if node_name == workflow:
+        return workflow
+    prefix = f"{workflow}-{template}" if template else workflow
+    return f"{prefix[:MAX_POD_PREFIX]}-{fnv32a(node_name)}"
+
+
+@dataclass(frozen=True)
+class ArgoNodes:
+    """The Argo node IDs a run's task details mention: KFP 2.17 fills ``child_tasks[].pod_name`` with the IDs of
+    each node's children (api_converter.go ``toModelTask``), so together they are every node but the root."""
+
+    workflow: str
+    ids: frozenset[str]
+
+    def has(self, node_name: str) -> bool:
+        return argo_node_id(self.workflow, node_name) in self.ids
+
+    def ran(self, node_name: str) -> str:
+        """The node that did the work: the latest attempt ``name(k)`` when Argo put a retry node in front (KFP's
+        install sets a default retryStrategy for every template), else the node itself."""
+        attempt = 0
+        while self.has(f"{node_name}({attempt})"):
+            attempt += 1
+        return f"{node_name}({attempt - 1})" if attempt else node_name
+
+
+def argo_nodes(run: Any) -> ArgoNodes | None:
+    details = getattr(getattr(run, "run_details", None), "task_details", None) or []
+    ids = {child.pod_name for task in details for child in task.child_tasks or [] if child.pod_name}
+    workflows = Counter(i.rsplit("-", 1)[0] for i in ids if "-" in i and i.rsplit("-", 1)[1].isdigit())
+    return ArgoNodes(workflows.most_common(1)[0][0], frozenset(ids)) if workflows else None
+
+
+def task_nodes(nodes: ArgoNodes, path: ExecutorPath) -> Iterator[Instance]:
+    """(ParallelFor indexes, Argo node name) of each instance of a task; one per iteration that has started."""
+
+    def walk(node: str, steps: tuple[str | None, ...], indexes: tuple[int, ...]) -> Iterator[Instance]:
+        if not steps:
+            yield indexes, node
+            return
+        parent = nodes.ran(node)
+        if steps[0] is ITERATION:  # Argo names withSequence items "<task>(<index>:<item>)" and starts them in order
+            index = 0
+            while nodes.has(item := f"{parent}.iteration-iterations({index}:{index})"):
+                yield from walk(item, steps[1:], (*indexes, index))
+                index += 1
+        else:
+            yield from walk(f"{parent}.{steps[0]}", steps[1:], indexes)
+
+    yield from walk(nodes.workflow, path.steps, ())
+
+
+def pod_of(nodes: ArgoNodes, path: ExecutorPath, task_node: str) -> str | None:
+    """The task's pod, once Argo has made its node."""
+    node = nodes.ran(task_node)
+    if path.pod_step:
+        node = nodes.ran(f"{node}.{path.pod_step}")
+    return argo_pod_name(nodes.workflow, node, path.template) if nodes.has(node) else None
 
 
 def _state_name(state: Any) -> str:
     return str(getattr(state, "value", state) or "RUNTIME_STATE_UNSPECIFIED")
 
 
-def snapshot_tasks(run: Any, task_names: Iterable[str]) -> dict[str, TaskSnapshot]:
-    """The executor tasks of a ``V2beta1Run``, by name; retries keep the latest entry."""
-    wanted = set(task_names)
-    found: dict[str, TaskSnapshot] = {}
-    latest: dict[str, Any] = {}
-    details = getattr(run, "run_details", None)
-    for task in getattr(details, "task_details", None) or []:
-        name = task.display_name
-        if name not in wanted:
-            continue
-        seconds = None
-        if task.start_time and task.end_time:
-            seconds = round((task.end_time - task.start_time).total_seconds(), 3)
-        pod = task.pod_name or next((c.pod_name for c in task.child_tasks or [] if c.pod_name), None)
-        error = task.error.message if task.error and task.error.message else None
-        created = task.create_time or task.start_time
-        if name not in latest or (created and (latest[name] is None or created >= latest[name])):
-            latest[name] = created
-            found[name] = TaskSnapshot(name, _state_name(task.state), pod, seconds, error)
-    return found
+def _recorded(moment: datetime | None) -> datetime | None:
+    return moment if moment and moment.replace(tzinfo=None) > UNSET_TIME else None
+
+
+def task_seconds(task: Any) -> float | None:
+    start, end = _recorded(task.start_time), _recorded(task.end_time)
+    return round((end - start).total_seconds(), 3) if start and end and end >= start else None
+
+
+def _started(task: Any) -> float:
+    start = _recorded(task.start_time)
+    return start.timestamp() if start else 0.0
+
+
+def _place(
+    task: Any, name: str, path: ExecutorPath, nodes: ArgoNodes | None, instances: list[Instance]
+) -> tuple[str | None, str | None]:
+    """(label, Argo node) of one entry: the instance whose own children (retry attempts or the pod's step) it lists."""
+    children = {child.pod_name for child in task.child_tasks or [] if child.pod_name}
+    looped = ITERATION in path.steps
+    if nodes:
+        for indexes, node in instances:
+            own = [f"{node}(0)"] + ([f"{node}.{path.pod_step}"] if path.pod_step else [])
+            if children & {argo_node_id(nodes.workflow, n) for n in own}:
+                return (f"{name}[{','.join(map(str, indexes))}]" if looped else name), node
+    if not looped:
+        return name, instances[0][1] if len(instances) == 1 else None
+    if children:  # an iteration laid out unlike KFP 2.17 does: still shown, by its task id
+        return f"{name}[{(task.task_id or '?')[:8]}]", None
+    return None, None  # nothing under it yet: not started
+
+
+def snapshot_tasks(run: Any, tasks: dict[str, ExecutorPath]) -> dict[str, TaskSnapshot]:
+    """The executor tasks of a ``V2beta1Run`` by name, a ParallelFor's one per iteration as ``name[index]``.
+
+    Iterations share their display name and every task's create_time is the workflow's (KFP copies it), so an
+    entry is told apart by its Argo node; should two entries still share a label, the later start wins.
+    """
+    details = getattr(getattr(run, "run_details", None), "task_details", None) or []
+    nodes = argo_nodes(run)
+    found: dict[str, tuple[Any, str | None]] = {}
+    for name, path in tasks.items():
+        entries = [task for task in details if task.display_name == name]
+        instances = list(task_nodes(nodes, path)) if nodes and entries else []
+        for task in entries:
+            label, node = _place(task, name, path, nodes, instances)
+            if label and (label not in found or _started(task) >= _started(found[label][0])):
+                found[label] = (task, pod_of(nodes, path, node) if nodes and node else None)
+    return {
+        label: TaskSnapshot(
+            label,
+            _state_name(task.state),
+            pod,
+            task_seconds(task),
+            task.error.message if task.error and task.error.message else None,
+        )
+        for label, (task, pod) in found.items()
+    }
 
 
 class TaskTracker:
@@ -112,11 +260,14 @@ def failure_report(snapshots: dict[str, TaskSnapshot], run: Any, context: str) -
     if not failed:
         return None, run_error or f"run ended {_state_name(getattr(run, 'state', None))}"
     task = failed[0]
-    where = (
-        f"kubectl --context {context} -n {KFP_NAMESPACE} logs {task.pod_name} -c main"
-        if task.pod_name
-        else f"kubectl --context {context} -n {KFP_NAMESPACE} get pods --sort-by=.metadata.creationTimestamp"
-    )
+    kubectl, by_age = f"kubectl --context {context} -n {KFP_NAMESPACE}", "--sort-by=.metadata.creationTimestamp"
+    nodes = argo_nodes(run)
+    if task.pod_name:
+        where = f"{kubectl} logs {task.pod_name} -c main"
+    elif nodes:  # Argo labels each pod with its workflow (workflow/common/common.go, LabelKeyWorkflow)
+        where = f"{kubectl} get pods -l workflows.argoproj.io/workflow={nodes.workflow} {by_age}"
+    else:
+        where = f"{kubectl} get pods {by_age}"
     return task.name, f"{task.error or 'task failed'}; see its logs: {where}"
 
 
@@ -190,7 +341,7 @@ class ClusterRunner:
         from kfp_server_api import ApiException
 
         package = compile_pipeline(entry, run_dir)
-        task_names = executor_task_names(yaml.safe_load(package.read_text()))
+        tasks = executor_tasks(yaml.safe_load(package.read_text()))
         log_path = run_dir / "run.log"
         tracker = TaskTracker(on_event)
         snapshots: dict[str, TaskSnapshot] = {}
@@ -223,7 +374,7 @@ class ClusterRunner:
             log.write(f"run {run_id}: {UI_URL}/#/runs/details/{run_id}\n")
             while True:
                 run = client.get_run(run_id)
-                snapshots = snapshot_tasks(run, task_names)
+                snapshots = snapshot_tasks(run, tasks)
                 for event in tracker.update(snapshots):
                     log.write(f"{event.task}: {event.state}\n")
                 log.flush()

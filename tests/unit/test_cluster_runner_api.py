@@ -93,6 +93,11 @@ def _task(name: str, state: str, start: str, end: str | None = None, **extra: An
     return {**task, **({"end_time": end} if end else {}), **extra}
 
 
+def _child(node_name: str, fnv32a_of_name: int) -> dict[str, str]:
+    """A child as KFP 2.17 lists it: the Argo node ID "<workflow>-<fnv32a(node name)>" (worked out by hand)."""
+    return {"pod_name": f"training-xyz-{fnv32a_of_name}"}
+
+
 def test_a_failing_run_names_the_task_and_its_logs(serve: Any, tmp_path: Path) -> None:
     kfp = FakeKfp(
         [
@@ -101,8 +106,15 @@ def test_a_failing_run_names_the_task_and_its_logs(serve: Any, tmp_path: Path) -
             {"run_id": "run-1", "state": "FAILED", "run_details": {"task_details": [
                 _task("ingest", "SUCCEEDED", "2026-11-26T10:00:00Z", "2026-11-26T10:00:04Z"),
                 _task("validate", "FAILED", "2026-11-26T10:00:05Z", "2026-11-26T10:00:06Z",
-                      pod_name="training-xyz-system-container-impl-1",
+                      child_tasks=[_child("training-xyz(0).root(0).validate(0)", 1049823602)],
                       error={"code": 2, "message": "ValueError: 3 rows have a null species"}),
+                # Argo's retry layer (KFP's install default) above the work: the IDs of the nodes leading to the pod.
+                _task("training-xyz", "FAILED", "2026-11-26T10:00:00Z",
+                      child_tasks=[_child("training-xyz(0)", 3785766840)]),
+                _task("root", "FAILED", "2026-11-26T10:00:00Z",
+                      child_tasks=[_child("training-xyz(0).root(0)", 2860556533)]),
+                _task("executor", "FAILED", "2026-11-26T10:00:05Z",
+                      child_tasks=[_child("training-xyz(0).root(0).validate(0).executor(0)", 764188480)]),
             ]}},
         ]
     )  # fmt: skip
@@ -123,7 +135,7 @@ def test_a_failing_run_names_the_task_and_its_logs(serve: Any, tmp_path: Path) -
     ]
     assert not result.succeeded and result.failed_task == "validate"
     assert "3 rows have a null species" in result.error
-    assert "logs training-xyz-system-container-impl-1" in result.error
+    assert "logs training-xyz-system-container-impl-764188480 -c main" in result.error
     assert result.artifacts["kfp_run_id"] == "run-1"
     assert "validate: " in Path(result.log_file).read_text()
 

@@ -1,7 +1,8 @@
 """Test tiers: the default tier runs anywhere; `container` needs a Docker engine; `cluster` a kind cluster.
 
 A tier that cannot run here skips with the reason. CI sets LABKIT_REQUIRE_CONTAINERS=1 so that a missing
-Docker engine fails the container tier instead of skipping it.
+Docker engine fails the container tier instead of skipping it, and LABKIT_REQUIRE_MANIFESTS=1 so that a missing
+kubectl or upstream mirror (../shared/upstream beside the checkout, or $LABKIT_UPSTREAM_MIRROR) fails too.
 """
 
 from __future__ import annotations
@@ -40,6 +41,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def kubectl() -> str:
+    from labkit.cluster import kubectl_install_command
+
+    found = shutil.which("kubectl")
+    if not found:
+        _unavailable(f"kubectl not on PATH (renders the kustomizations offline): {kubectl_install_command()}")
+    return str(found)
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The real upstream files the kit references, laid out by URL (github.com/ORG/REPO@REF/PATH)."""
+    from labkit.manifests import MIRROR_ENV, default_mirror
+
+    found = default_mirror()
+    if found is None or not (found / "github.com").is_dir():
+        _unavailable(f"no upstream mirror: set {MIRROR_ENV} to one (`labkit cluster mirror --out DIR` makes one)")
+    return found
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("LABKIT_REQUIRE_MANIFESTS") == "1":
+        pytest.fail(f"LABKIT_REQUIRE_MANIFESTS=1 but the manifest tier cannot run: {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     path = tmp_path / "runs"
@@ -58,7 +86,9 @@ case "$1 $2" in
   "delete cluster") rm -f "$FAKE_STATE"; exit 0 ;;
 esac
 """
+# `kubectl kustomize` renders offline, so it stays the real one (when there is one); everything else is played.
 FAKE_KUBECTL = """#!/bin/sh
+if [ "$1" = kustomize ] && [ -n "$REAL_KUBECTL" ]; then exec "$REAL_KUBECTL" "$@"; fi
 echo "kubectl $*" >> "$FAKE_LOG"
 exit 0
 """
@@ -73,6 +103,7 @@ def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         tool.write_text(body)
         tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
     log = tmp_path / "calls.log"
+    monkeypatch.setenv("REAL_KUBECTL", shutil.which("kubectl") or "")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_LOG", str(log))
     monkeypatch.setenv("FAKE_STATE", str(tmp_path / "cluster-exists"))

@@ -1,7 +1,8 @@
 """Up -> load images -> run the session-5 pipeline on KFP -> fetch its artifacts -> down (pytest -m cluster).
 
 One module-scoped cluster; tests run in file order and each depends on the previous. `down` runs in the fixture's
-teardown unless LABKIT_KEEP_CLUSTER=1 (handy when debugging a failure).
+teardown unless LABKIT_KEEP_CLUSTER=1 (handy when debugging a failure). With LABKIT_CLUSTER_BUNDLE=DIR the cluster
+is installed from that offline bundle, and the last test checks that no pod of the install or the run pulled.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from labkit.runners.base import RunResult, TaskEvent
 from labkit.runners.cluster import ClusterRunner
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(3600)]
+BUNDLE = Path(os.environ["LABKIT_CLUSTER_BUNDLE"]) if os.environ.get("LABKIT_CLUSTER_BUNDLE") else None
 
 
 @pytest.fixture(scope="module")
 def kfp_cluster() -> Iterator[list[cluster.ClusterEvent]]:
     events: list[cluster.ClusterEvent] = []
-    url = cluster.cluster_up(events.append)
+    url = cluster.cluster_up(events.append, bundle=BUNDLE)
     assert url == cluster.UI_URL
     yield events
     if os.environ.get("LABKIT_KEEP_CLUSTER") != "1":
@@ -34,9 +36,10 @@ def kfp_cluster() -> Iterator[list[cluster.ClusterEvent]]:
 
 @pytest.fixture(scope="module")
 def cluster_run(kfp_cluster: list, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, list[TaskEvent]]:
-    images = [image for image in cluster.kit_images() if _built(image)]
-    assert images, "build the kit's images before the cluster tier (the workflow does)"
-    cluster.load_images_into_kind(images, cluster.CLUSTER_NAME, lambda event: None)
+    if BUNDLE is None:  # a bundle's install has loaded the kit's images already
+        images = [image for image in cluster.kit_images() if _built(image)]
+        assert images, "build the kit's images before the cluster tier (the workflow does)"
+        cluster.load_images_into_kind(images, cluster.CLUSTER_NAME, lambda event: None)
     events: list[TaskEvent] = []
     run_dir = tmp_path_factory.mktemp("cluster-run")
     result = ClusterRunner().run(get_pipeline("training"), {"epochs": 20}, run_dir, events.append)
@@ -71,3 +74,16 @@ def test_artifacts_of_the_run_come_back(cluster_run: tuple[RunResult, list[TaskE
     assert {"ingest", "split", "train", "evaluate"} <= tasks
     written = download_run_artifacts(client, run_id, tmp_path, task="ingest")
     assert written and all(path.stat().st_size > 0 for path in written)
+
+
+@pytest.mark.skipif(BUNDLE is None, reason="only an install from an offline bundle promises no pulls")
+def test_nothing_was_pulled_from_a_bundle(cluster_run: tuple[RunResult, list[TaskEvent]]) -> None:
+    """Kubernetes records a `Pulling` event for every pull; the driver, launcher and argoexec included."""
+    from kubernetes import client, config
+
+    core = client.CoreV1Api(config.new_client_from_config(context=cluster.kube_context()))
+    pulls = [
+        f"{e.involved_object.namespace}/{e.involved_object.name}: {e.message}"
+        for e in core.list_event_for_all_namespaces(field_selector="reason=Pulling").items
+    ]
+    assert pulls == []

@@ -138,7 +138,8 @@ def test_trimmed_requests_fit_an_8_gb_laptop(kfp_render: list[dict], upstream_re
 
 
 def test_seaweedfs_keeps_room_for_its_own_probe(kfp_render: list[dict], upstream_render: list[dict]) -> None:
-    """The startup probe and postStart hook run `weed shell` in the server's container: ~320 MiB together."""
+    """The startup probe and postStart hook run `weed shell` in the server's container: ~230 MiB together
+    (benchmarks/seaweedfs_memory.py)."""
     from labkit.manifests import memory_mib
 
     def resources(docs: list[dict]) -> dict[str, Any]:

@@ -24,8 +24,9 @@ from labkit.cluster import (
 app = typer.Typer(
     help=(
         "The course cluster: kind + Kubeflow Pipelines 2.17, installed from the kit's manifests.\n\n"
-        "Needs Docker (6+ GiB for it), kind and kubectl, and internet for the first `up` (~2 GB of images). "
-        "Every command is safe to repeat; an interrupted `up` resumes where it stopped."
+        "Needs Docker (6+ GiB for it), kind and kubectl, and internet for the first `up` (~2 GB of images), or "
+        "an offline bundle: `labkit cluster bundle` on a connected machine, `labkit cluster up --from-bundle DIR` "
+        "in the classroom. Every command is safe to repeat; an interrupted `up` resumes where it stopped."
     ),
     no_args_is_help=True,
 )

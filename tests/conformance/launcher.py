@@ -409,6 +409,8 @@ def run_pipeline(
 ) -> PipelineRun:
     """Run every task of ``spec`` the way KFP 2.17 would; PipelineFailedError on the first failure."""
     values = runtime_config(spec, params)
+    if spec.get("platforms"):  # a kfp-kubernetes platform spec: volumes, secrets... that the driver would apply
+        raise NotEmulatedError(f"platform config {sorted(spec['platforms'])} (kfp-kubernetes)")
     name = spec["pipelineInfo"]["name"]
     run_id = run_id or str(uuid.uuid4())
     root_uri = f"{harness.pipeline_root.rstrip('/')}/{name}/{run_id}"

@@ -4,14 +4,15 @@
 
 Every step runs in the kit's TFX image, which holds the module files and the prepared data under
 /opt/labkit: on the cluster, TFX 1.21's file I/O has no S3 filesystem, so nothing a step reads may live
-only in the object store. The open-source KFP 2.17 backend takes a bare PipelineSpec (not the PipelineJob
-wrapper TFX writes) and runs no Resolver node, so this writes the former and the pipeline has no Resolver.
+only in the object store (what artifacts the steps pass each other, the KFP launcher copies between the object
+store and local paths: components/tfx_kfp/entrypoint.py points TFX at those). The open-source KFP 2.17 backend
+takes a bare PipelineSpec of schema 2.1.0 and runs no Resolver node: components/tfx_kfp/spec.py adapts what
+TFX writes, and the pipeline has no Resolver.
 """
 
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,13 @@ SERVING_DIR = "/tmp/labkit/serving"
 
 
 def pipeline_spec(params: dict[str, Any]) -> dict[str, Any]:
-    """The PipelineSpec as a dict: TFX writes a PipelineJob JSON; its ``pipelineSpec`` is what KFP accepts."""
-    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+    """The PipelineSpec as a dict, in the form the open-source KFP 2.17 backend accepts and runs.
+
+    components/tfx_kfp/spec.py compiles with KubeflowV2DagRunner (schema-2.1 mode) and adapts the result: each
+    change there cites the backend code it satisfies. Its steps run ``components.tfx_kfp.entrypoint``, which maps
+    artifact URIs to the launcher's local paths before TFX sees them.
+    """
+    from components.tfx_kfp.spec import compile_for_kfp
 
     os.environ.setdefault("UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES", "1")
     pipeline = create_pipeline(
@@ -44,25 +50,7 @@ def pipeline_spec(params: dict[str, Any]) -> dict[str, Any]:
         beam_pipeline_args=BEAM_ARGS,
         **params,
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
-            config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=TFX_IMAGE),
-            output_dir=tmp,
-            output_filename="pipeline.json",
-        )
-        runner.run(pipeline, write_out=True)
-        written = json.loads((Path(tmp) / "pipeline.json").read_text())
-    return importers_for_kfp2(written.get("pipelineSpec", written))
-
-
-def importers_for_kfp2(spec: dict[str, Any]) -> dict[str, Any]:
-    """TFX writes an Importer's URI in the deprecated ``artifactUri.constantValue`` field; the KFP 2 backend's
-    importer launcher reads only ``artifactUri.constant`` (or a runtime parameter). Move it across."""
-    for executor in spec.get("deploymentSpec", {}).get("executors", {}).values():
-        uri = executor.get("importer", {}).get("artifactUri", {})
-        if "constantValue" in uri:
-            uri["constant"] = uri.pop("constantValue")["stringValue"]
-    return spec
+    return compile_for_kfp(pipeline, TFX_IMAGE)
 
 
 def main() -> None:

@@ -133,7 +133,7 @@ def test_baseline_must_be_a_model_or_a_run_folder(tmp_path: Path) -> None:
 
 
 def test_importer_uri_is_moved_to_the_field_kfp2_reads() -> None:
-    from pipelines.tfx_penguin.kubeflow_runner import importers_for_kfp2
+    from components.tfx_kfp.spec import importer_uris
 
     spec = {
         "deploymentSpec": {
@@ -145,11 +145,11 @@ def test_importer_uri_is_moved_to_the_field_kfp2_reads() -> None:
             }
         }
     }
-    fixed = importers_for_kfp2(spec)
-    assert fixed["deploymentSpec"]["executors"]["baseline_model_executor"]["importer"]["artifactUri"] == {
+    assert importer_uris(spec) == ["baseline_model_executor"]
+    assert spec["deploymentSpec"]["executors"]["baseline_model_executor"]["importer"]["artifactUri"] == {
         "constant": "minio://b/m"
     }
-    assert fixed["deploymentSpec"]["executors"]["Trainer_executor"] == {"container": {"image": "labkit-tfx:0.1.0"}}
+    assert spec["deploymentSpec"]["executors"]["Trainer_executor"] == {"container": {"image": "labkit-tfx:0.1.0"}}
 
 
 def test_lab_6_starter_is_a_tfx_pipeline_run_in_the_image() -> None:

@@ -151,11 +151,19 @@ def gated_by(ctx: Context, params: dict[str, Any]) -> Outcome:
 
 
 def _constant(task: Task, name: str) -> Any:
-    """A task input given as a constant in the IR (kfp's ``constant``, TFX's typed ``constantValue``)."""
+    """A task input given as a constant in the IR: ``constant`` (kfp, and TFX compiled for KFP 2.17 by
+    components/tfx_kfp/spec.py) or TFX's default typed ``constantValue``. TFX writes lists, dicts and protos as JSON
+    text in either, so a string constant is read as JSON when it is JSON (only session 6 checks constants)."""
     source = task.parameter_inputs.get(name)
     runtime = source.get("runtimeValue", {}) if isinstance(source, dict) else {}
     if "constant" in runtime:
-        return runtime["constant"]
+        value = runtime["constant"]
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
     raw = runtime.get("constantValue", {})
     if "stringValue" in raw:
         try:  # TFX writes lists, dicts and protos as JSON text
@@ -206,11 +214,20 @@ def constant_parameter(ctx: Context, params: dict[str, Any]) -> Outcome:
 
 @kind("backend_accepts")
 def backend_accepts(ctx: Context, params: dict[str, Any]) -> Outcome:
-    """The compiled spec has nothing the open-source KFP backend rejects (e.g. a TFX Resolver node)."""
+    """The compiled spec has nothing the open-source KFP backend rejects (e.g. a TFX Resolver node).
+
+    The submission's spec is what TFX writes; the kit's cluster compile adapts that form for the backend
+    (components/tfx_kfp/spec.py), so what counts is what is left after the same adaptation: what it cannot fix.
+    """
+    from components.tfx_kfp.spec import for_kfp2
     from labkit.tfx import backend_problems
 
     assert ctx.ir
-    problems = backend_problems(ctx.ir.spec)
+    try:
+        adapted = for_kfp2(ctx.ir.spec)
+    except (ValueError, TypeError, AttributeError) as exc:  # a spec too odd to adapt: say so, score 0
+        return 0.0, f"el spec no se puede adaptar al backend de KFP: {exc}"[:300]
+    problems = backend_problems(adapted)
     return (0.0, "; ".join(problems)[:300]) if problems else (1.0, "")
 
 

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from labkit import backend_rules
 from labkit.paths import REPO_ROOT
 from labkit.registry import PipelineEntry
 from labkit.runners.base import EventSink, RunnerUnavailableError, RunResult, TaskEvent
@@ -311,41 +312,24 @@ class TfxDockerRunner:
 
 # ---------------------------------------------------------------- compiling
 
-PIPELINE_SPEC_KEYS = ("pipelineInfo", "root", "deploymentSpec", "components", "schemaVersion")
-PIPELINE_JOB_KEYS = ("pipelineSpec", "runtimeConfig", "displayName", "labels")
-
 
 def backend_problems(spec: dict[str, Any], image: str = TFX_IMAGE) -> list[str]:
-    """What the open-source KFP 2.17 backend would reject (or run with the wrong image) in a compiled spec.
+    """What the open-source KFP 2.17 backend would refuse (or run with the wrong image) in a compiled TFX spec.
 
-    Known from DESIGN.md: it takes a bare PipelineSpec, not the PipelineJob JSON wrapper; it implements no
-    Resolver node (TFX compiles one to a ``deploymentSpec.executors.*.resolver`` entry, which fails in its
-    Argo compiler). The kit also requires every step to run in its own pinned TFX image.
+    labkit/backend_rules.py holds the backend's own rules, each citing the upstream code; the kit adds one of its
+    own: every step runs in its pinned TFX image (the only image with the module files, data and entrypoint).
     """
-    problems = [
-        f"PipelineJob key {key!r} at the top: the backend wants a bare PipelineSpec"
-        for key in PIPELINE_JOB_KEYS
-        if key in spec
-    ]
-    problems += [f"missing PipelineSpec key {key!r}" for key in PIPELINE_SPEC_KEYS if key not in spec]
+    problems = [str(problem) for problem in backend_rules.problems(spec)]
+    if not isinstance(spec, dict) or any(key in spec for key in backend_rules.JOB_KEYS):
+        return problems
     for name, executor in (spec.get("deploymentSpec") or {}).get("executors", {}).items():
-        if "resolver" in executor:
-            problems.append(f"executor {name!r} is a Resolver: the OSS KFP backend does not run Resolver nodes")
-        if "importer" in executor:
-            uri = executor["importer"].get("artifactUri", {})
-            if "constant" not in uri and "runtimeParameter" not in uri:
-                problems.append(
-                    f"importer {name!r} gives no artifactUri.constant or runtimeParameter (the KFP 2 importer "
-                    "ignores the deprecated constantValue)"
-                )
         if "container" in executor:
             used = executor["container"].get("image", "")
             if used != image:
                 problems.append(f"executor {name!r} runs image {used!r}, not the kit's TFX image {image!r}")
             if ":" not in used or used.endswith(":latest"):
                 problems.append(f"executor {name!r} image {used!r} is not pinned to a tag")
-        kinds = {"container", "importer", "resolver"} & set(executor)
-        if not kinds:
+        if not {"container", "importer", "resolver"} & set(executor):
             problems.append(f"executor {name!r} is neither a container nor an importer")
     return problems
 

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from labkit.backend_rules import BackendRejectError
 from labkit.cli.common import OUTPUT_OPTION, OutputFormat, console, err_console, fail, print_rows
 from labkit.compiler import DEFAULT_OUT, compile_pipeline
 from labkit.paths import new_run_dir, runs_root
@@ -66,7 +67,7 @@ def compile_command(
                     package = compile_pipeline(entry, out)
             else:
                 package = compile_pipeline(entry, out)
-        except (RunnerUnavailableError, TfxCompileError) as exc:
+        except (RunnerUnavailableError, TfxCompileError, BackendRejectError) as exc:
             # One pipeline that cannot compile here (e.g. TFX without Docker) must not stop the others.
             err_console.print(f"[bold red]error:[/] {entry.name}: {exc}")
             failed.append(entry.name)

@@ -1,4 +1,5 @@
-"""The compiled TFX spec holds nothing the open-source KFP 2.17 backend is known to reject.
+"""The compiled TFX spec holds nothing the open-source KFP 2.17 backend is known to reject (labkit/backend_rules.py,
+plus the kit's own image rule).
 
 Reads the golden file (no TFX needed on the host). The golden is regenerated with `make golden`, which
 compiles tfx-penguin inside the TFX image; test_golden.py checks it still matches the pipeline.
@@ -64,7 +65,23 @@ def test_an_importer_must_use_the_field_the_kfp2_importer_reads() -> None:
         "importer": {"artifactUri": {"constantValue": {"stringValue": "minio://mlpipeline/models/penguin"}}}
     }
     assert any("constantValue" in p for p in backend_problems(spec))
-    spec["deploymentSpec"]["executors"]["baseline_model_executor"]["importer"]["artifactUri"] = {
-        "constant": "minio://mlpipeline/models/penguin"
-    }
+    importer = spec["deploymentSpec"]["executors"]["baseline_model_executor"]["importer"]
+    importer["artifactUri"] = {"constant": "minio://mlpipeline/models/penguin"}
+    assert any("typeSchema" in p for p in backend_problems(spec))  # the importer launcher needs the type too
+    importer["typeSchema"] = {"instanceSchema": "title: tfx.Model\ntype: object\n"}
     assert backend_problems(spec) == []
+
+
+def test_every_step_runs_the_kit_entrypoint_with_its_inputs_spec() -> None:
+    """components/tfx_kfp/entrypoint.py maps the launcher's URIs for TFX; ExampleGen's driver runs through it."""
+    executors = _spec()["deploymentSpec"]["executors"]
+    for label, executor in executors.items():
+        container = executor["container"]
+        assert container["command"] == ["python", "-m", "components.tfx_kfp.entrypoint"], label
+        assert "--json_serialized_inputs_spec_args" in container["args"], label
+        assert "lifecycle" not in container, label
+    example_gen = executors["CsvExampleGen_executor"]["container"]["args"]
+    assert example_gen[:2] == [
+        "--labkit_pre_cache_check",
+        "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver",
+    ]

@@ -15,6 +15,7 @@ from tests.conformance.launcher import (
     PipelineFailedError,
     evaluate_condition,
     go_number,
+    load_spec,
     mlmd_round_trip,
     protojson,
     provision_outputs,
@@ -22,6 +23,13 @@ from tests.conformance.launcher import (
     run_pipeline,
     runtime_config,
 )
+
+RAW_TFX = Path(__file__).resolve().parent.parent / "unit" / "fixtures" / "tfx121-penguin-schema-2.0.0.yaml"
+
+
+def raw_tfx_spec() -> dict[str, Any]:
+    """What TFX 1.21's KubeflowV2DagRunner wrote for tfx-penguin before the kit adapted it."""
+    return load_spec(RAW_TFX)
 
 
 def offline_harness(tmp_path: Path) -> Harness:
@@ -77,7 +85,7 @@ def test_conditions_are_evaluated_like_the_driver_and_other_cel_fails_loudly() -
 
 def test_the_api_server_takes_only_schema_2_1_0_and_typed_parameters(golden: Any) -> None:
     with pytest.raises(ApiServerRejectedError, match=r"only supports schema version 2\.1\.0"):
-        runtime_config(golden("tfx-penguin"), {})
+        runtime_config(raw_tfx_spec(), {})
     training = golden("training")
     assert runtime_config(training, {"epochs": 5})["epochs"] == 5.0  # defaults filled, numbers as float64
     with pytest.raises(ApiServerRejectedError, match="requires type NUMBER_INTEGER"):
@@ -98,11 +106,13 @@ def test_a_constant_value_parameter_fails_in_the_driver_as_not_implemented(golde
     assert failed.value.run.tasks()["ingest"].command == []  # the driver failed: no pod was made
 
 
-def test_the_committed_tfx_spec_stops_where_the_backend_would(golden: Any, tmp_path: Path) -> None:
-    """Status of the session-6 spec on KFP 2.17, step by step: first the schema, then the first constantValue."""
-    spec = copy.deepcopy(golden("tfx-penguin"))
+def test_tfx_as_tfx_compiles_it_stops_where_the_backend_would(golden: Any, tmp_path: Path) -> None:
+    """Raw KubeflowV2DagRunner output is refused twice over (schema, then the first constantValue); the kit's
+    adapted golden passes both (it then runs end to end in tests/conformance/test_tfx_penguin.py)."""
+    spec = raw_tfx_spec()
     with pytest.raises(ApiServerRejectedError):
         run_pipeline(offline_harness(tmp_path), spec, {})
     spec["schemaVersion"] = "2.1.0"
     with pytest.raises(PipelineFailedError, match=r"CsvExampleGen.*ConstantValue not implemented"):
         run_pipeline(offline_harness(tmp_path), spec, {})
+    assert runtime_config(golden("tfx-penguin"), {}) == {}

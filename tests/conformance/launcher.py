@@ -732,7 +732,12 @@ def provision_outputs(task_root: str, component: dict[str, Any]) -> dict[str, An
     for name in definitions.get("parameters", {}):
         outputs["parameters"][name] = {"outputFile": f"{PARAMETER_OUTPUT_DIR}/{name}"}
     outputs["outputFile"] = f"{local_path_for_uri(task_root)}/output_metadata.json"
-    return outputs
+    return _drop_empty_maps(outputs)
+
+
+def _drop_empty_maps(message: dict[str, Any]) -> dict[str, Any]:
+    """protojson omits empty map fields of a message (not empty lists or structs inside a Value)."""
+    return {key: value for key, value in message.items() if value != {}}
 
 
 def local_path_for_uri(uri: str) -> str:
@@ -745,7 +750,7 @@ def local_path_for_uri(uri: str) -> str:
 
 def resolve_container_args(args: list[str], executor_input: dict[str, Any]) -> list[str]:
     """driver/util.go ``resolveContainerArgs``: input parameters now, outputs left for the launcher."""
-    values = executor_input["inputs"].get("parameterValues", {})
+    values = executor_input.get("inputs", {}).get("parameterValues", {})
 
     def substitute(text: str) -> str:
         def one(match: re.Match[str]) -> str:
@@ -785,10 +790,11 @@ def compile_command(executor_input: dict[str, Any], component: dict[str, Any], c
     """launcher_v2.go ``addDefaultParams`` + ``compileCmdAndArgs``: ``{{$}}`` everywhere, other placeholders only
     in the args (the launcher substitutes them into a copy of cmd it then drops)."""
     with_defaults = json.loads(json.dumps(executor_input))
-    values = with_defaults["inputs"].setdefault("parameterValues", {})
+    values = with_defaults.setdefault("inputs", {}).setdefault("parameterValues", {})
     for name, definition in component.get("inputDefinitions", {}).get("parameters", {}).items():
         if "defaultValue" in definition and name not in values:
             values[name] = as_value(definition["defaultValue"])
+    with_defaults["inputs"] = _drop_empty_maps(with_defaults["inputs"])
     whole = protojson(with_defaults)
     placeholders = _placeholders(with_defaults)
     cmd, *args = cmd_args
@@ -804,7 +810,7 @@ def compile_command(executor_input: dict[str, Any], component: dict[str, Any], c
 def _placeholders(executor_input: dict[str, Any]) -> dict[str, str]:
     """launcher_v2.go ``getPlaceholders``."""
     found: dict[str, str] = {}
-    for name, listing in executor_input["inputs"].get("artifacts", {}).items():
+    for name, listing in executor_input.get("inputs", {}).get("artifacts", {}).items():
         if listing.get("artifacts"):
             first = listing["artifacts"][0]
             found[f"{{{{$.inputs.artifacts['{name}'].uri}}}}"] = first["uri"]
@@ -814,7 +820,7 @@ def _placeholders(executor_input: dict[str, Any]) -> dict[str, str]:
         first = listing["artifacts"][0]
         found[f"{{{{$.outputs.artifacts['{name}'].uri}}}}"] = first["uri"]
         found[f"{{{{$.outputs.artifacts['{name}'].path}}}}"] = _artifact_path(first)
-    for name, value in executor_input["inputs"].get("parameterValues", {}).items():
+    for name, value in executor_input.get("inputs", {}).get("parameterValues", {}).items():
         if value is None:
             raise LauncherError(f"failed to get placeholders: unknown PipelineSpec Value type for {name!r}")
         found[f"{{{{$.inputs.parameters['{name}']}}}}"] = value if isinstance(value, str) else value_to_text(value)
@@ -888,10 +894,11 @@ def _launch(
 ) -> None:
     task_root = f"{run.pipeline_root}/{node.name}/{uuid.uuid4()}"
     outputs = provision_outputs(task_root, component)
-    inputs: dict[str, Any] = {"parameterValues": node.parameters}
-    if node.artifacts:
-        inputs["artifacts"] = {name: {"artifacts": listing} for name, listing in node.artifacts.items()}
-    node.executor_input = {"inputs": inputs, "outputs": outputs}
+    inputs = {
+        "parameterValues": node.parameters,
+        "artifacts": {name: {"artifacts": listing} for name, listing in node.artifacts.items()},
+    }
+    node.executor_input = {"inputs": _drop_empty_maps(inputs), "outputs": outputs}
     cmd_args = resolve_container_args(container.get("command", []) + container.get("args", []), node.executor_input)
     if not cmd_args:
         raise LauncherError("command and arguments are empty")
@@ -908,7 +915,7 @@ def _launch(
         folder.mkdir(parents=True)
     try:
         _download(harness, node.artifacts, minio_dir)
-        for listing in outputs["artifacts"].values():  # prepareOutputFolders
+        for listing in outputs.get("artifacts", {}).values():  # prepareOutputFolders
             parent = _host_path(minio_dir, _artifact_path(listing["artifacts"][0])).parent
             parent.mkdir(parents=True, exist_ok=True)
         for folder in [minio_dir, *minio_dir.rglob("*"), params_dir]:
@@ -987,7 +994,7 @@ def _collect_output_parameters(
     """``collectOutputParameters``: the metadata file wins; else the parameter's own file, read by its type."""
     values = {name: as_value(v) for name, v in executor_output.get("parameterValues", {}).items()}
     definitions = component.get("outputDefinitions", {}).get("parameters", {})
-    for name, parameter in outputs["parameters"].items():
+    for name, parameter in outputs.get("parameters", {}).items():
         if name in values:
             continue
         file = params_dir / Path(parameter["outputFile"]).name
@@ -1006,7 +1013,7 @@ def _upload_outputs(
 ) -> dict[str, Artifact]:
     """``uploadOutputArtifacts`` then ``RecordArtifact``."""
     recorded: dict[str, Artifact] = {}
-    for name, listing in outputs["artifacts"].items():
+    for name, listing in outputs.get("artifacts", {}).items():
         artifact = dict(listing["artifacts"][0])
         written = executor_output.get("artifacts", {}).get(name, {}).get("artifacts", [])
         if written:  # mergeRuntimeArtifacts

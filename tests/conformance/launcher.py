@@ -493,6 +493,8 @@ def _run_dag_task(
         return node
     node.state = "RUNNING"
     iterator = task.get("parameterIterator")
+    if iterator is not None and condition:
+        raise NotEmulatedError("a condition on a ParallelFor (the driver evaluates it per iteration)")
     if iterator is None:
         _run_dag(harness, spec, run, node)
         node.state = "COMPLETE"
@@ -601,6 +603,8 @@ def _upstream_parameter(producer: TaskRun | DagRun, key: str, name: str) -> Any:
         raise NotEmulatedError(f"DAG output parameter {key!r} of kind {next(iter(outputs[key]))} (dsl.OneOf)")
     selector = outputs[key]["valueFromParameter"]
     scopes = producer.iterations if producer.iterations is not None else [producer]
+    if any(selector["producerSubtask"] not in scope.tasks for scope in scopes):
+        raise DriverError(f"subTaskName, {selector['producerSubtask']}, not in tasks")
     values = [
         _upstream_parameter(s.tasks[selector["producerSubtask"]], selector["outputParameterKey"], name) for s in scopes
     ]

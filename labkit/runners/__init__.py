@@ -20,13 +20,16 @@ def get_runner(name: str, entry: PipelineEntry | None = None) -> Runner:
 
 
 def _tfx_runner(name: str, entry: PipelineEntry) -> Runner:
-    """TFX pipelines run only with LocalDagRunner inside the TFX image (TFX does not install on the host)."""
+    """TFX pipelines run with LocalDagRunner inside the TFX image (TFX does not install on the host), or on the
+    cluster from the spec KubeflowV2DagRunner compiles in that image."""
     from labkit.tfx import TfxDockerRunner
     from labkit.versions import TFX_IMAGE
 
+    if name == "cluster":
+        return ClusterRunner()
     if name != "docker":
         raise RunnerUnavailableError(
             f"{entry.name} is a TFX pipeline: it runs with TFX's LocalDagRunner inside the TFX image "
-            f"({TFX_IMAGE}), not with the {name!r} runner. Use --runner docker."
+            f"({TFX_IMAGE}), or on the cluster, not with the {name!r} runner. Use --runner docker."
         )
     return TfxDockerRunner()

@@ -336,6 +336,11 @@ class ClusterRunner:
 
         from labkit.compiler import compile_pipeline
 
+        if entry.kind == "tfx" and params:
+            raise RunnerUnavailableError(
+                f"{entry.name}'s parameters are fixed when TFX compiles it, not passed to a cluster run "
+                f"(got {', '.join(params)}); run it without -p on the cluster, or with --runner docker"
+            )
         self._check_reachable()
         from kfp import Client
         from kfp_server_api import ApiException

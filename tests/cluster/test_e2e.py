@@ -87,3 +87,16 @@ def test_nothing_was_pulled_from_a_bundle(cluster_run: tuple[RunResult, list[Tas
         for e in core.list_event_for_all_namespaces(field_selector="reason=Pulling").items
     ]
     assert pulls == []
+
+
+def test_tfx_pipeline_runs_on_kfp(kfp_cluster: list, tmp_path: Path) -> None:
+    """Session 6 on the cluster: the spec compiled in the TFX image and adapted for the 2.17 backend
+    (components/tfx_kfp), ExampleGen through Pusher, artifacts moved by KFP's own launcher."""
+    if BUNDLE is None:
+        assert _built(cluster.kit_images()[1]), "build the TFX image before the cluster tier (the workflow does)"
+        cluster.load_images_into_kind([cluster.kit_images()[1]], cluster.CLUSTER_NAME, lambda event: None)
+    events: list[TaskEvent] = []
+    result = ClusterRunner().run(get_pipeline("tfx-penguin"), {}, tmp_path, events.append)
+    assert result.succeeded, f"{result.failed_task}: {result.error}"
+    finished = {e.task for e in events if e.state == "succeeded"}
+    assert {"CsvExampleGen", "Transform", "Trainer", "Evaluator", "Pusher"} <= finished

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,17 @@ from grading.datasets import DataFile, expand, write_data
 from grading.ir import IRError, PipelineIR, parse_ir
 from grading.rubric import Check, Rubric
 from grading.sandbox import Limits, Sandbox, SandboxRun
-from grading.submission import SubmissionError, digest, inside, submission_id, unpack
+from grading.submission import (
+    RefusedFile,
+    SubmissionError,
+    digest,
+    inside,
+    plain_file,
+    read_json_limited,
+    read_text_limited,
+    submission_id,
+    unpack,
+)
 from labkit.paths import REPO_ROOT
 
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b")
@@ -35,6 +46,8 @@ MAX_MODEL_BYTES = 50 * 1024 * 1024
 SCORE_MEMORY_BYTES = 1536 * 1024 * 1024  # reading a lab's model takes ~300 MiB of address space
 SCORE_SECONDS = 30
 LOG_EXCERPT_CHARS = 4000
+MAX_STATUS_BYTES = 20000
+UNREAD_STATUS = "el corrector no leyó el estado de la corrida"
 
 
 @dataclass
@@ -94,13 +107,15 @@ def heldout_split(fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFram
 
 
 def _status(out: Path) -> dict[str, Any]:
-    """The worker's advisory status; the submission could have rewritten it, so it only feeds messages."""
-    path = out / "status.json"
+    """The worker's advisory status; the submission could have rewritten it, so it only feeds messages.
+
+    One it cannot read becomes an error saying so, which the run's failure message then shows.
+    """
     try:
-        data = json.loads(path.read_text()[:20000]) if path.is_file() and path.stat().st_size < 20000 else {}
-    except (OSError, ValueError):
-        data = {}
-    return data if isinstance(data, dict) else {}
+        data = read_json_limited(out / "status.json", out, MAX_STATUS_BYTES)
+    except RefusedFile as exc:
+        return {} if str(exc).endswith("no existe") else {"error": f"{UNREAD_STATUS}: {exc}"}
+    return data if isinstance(data, dict) else {"error": f"{UNREAD_STATUS}: no es un objeto JSON"}
 
 
 def _why_not_loaded(run: SandboxRun, status: dict[str, Any], limits: Limits) -> str | None:
@@ -173,7 +188,8 @@ def _run_folder(out: Path, run: str | None = None) -> Path | None:
 def _tasks_ran(ir: PipelineIR, run_folder: Path | None) -> set[str]:
     if run_folder is None:
         return set()
-    return {task.component for task in ir.tasks.values() if (run_folder / task.name / "executor_output.json").is_file()}
+    marker = "executor_output.json"
+    return {task.component for task in ir.tasks.values() if plain_file(run_folder / task.name / marker, run_folder)}
 
 
 def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
@@ -187,10 +203,16 @@ def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
 
 
 def _check_model_folder(folder: Path, what: str) -> None:
-    """A model folder the submission wrote, before the grader reads it: no links out, no huge files or zip bombs."""
+    """A model folder the submission wrote, before the grader reads it: regular files and folders only (no links,
+    FIFOs or devices), no huge files or zip bombs."""
     for item in folder.iterdir():
-        if not inside(item, folder) or (item.is_file() and item.stat().st_size > MAX_MODEL_BYTES):
-            raise LookupError(f"{what} tiene archivos inválidos o demasiado grandes")
+        mode = item.lstat()
+        plain = stat.S_ISDIR(mode.st_mode) or (stat.S_ISREG(mode.st_mode) and mode.st_nlink == 1)
+        if not plain or not inside(item, folder) or mode.st_size > MAX_MODEL_BYTES:
+            raise LookupError(f"{what} tiene archivos inválidos (enlaces, FIFOs, dispositivos) o demasiado grandes")
+    for name in ("model.keras", "preprocessing.json"):
+        if (folder / name).exists() and not plain_file(folder / name, folder):
+            raise LookupError(f"{what}: {name} no es un archivo común")
     keras_file = folder / "model.keras"
     if keras_file.is_file():
         import zipfile
@@ -306,10 +328,10 @@ def _registry_champion(registry: Path, out: Path, model_name: str) -> tuple[str,
     root = model_root(registry, model_name)
     if not (registry.is_dir() and inside(registry, out) and root.is_dir() and inside(root, out)):
         raise LookupError(f"el registro no tiene el modelo {model_name!r}: no se registró ningún campeón")
-    pointer = root / CHAMPION_FILE
-    if not pointer.is_file() or not inside(pointer, root) or pointer.stat().st_size > 64:
-        raise LookupError(f"el registro no tiene un puntero {CHAMPION_FILE} válido: no se publicó ningún campeón")
-    version = pointer.read_text(errors="replace").strip()
+    try:
+        version = read_text_limited(root / CHAMPION_FILE, root, 64).strip()
+    except RefusedFile as exc:
+        raise LookupError(f"{exc}: no se publicó ningún campeón") from None
     folder = root / version
     if not _VERSION.match(version) or not folder.is_dir() or not inside(folder, root):
         raise LookupError(f"el puntero {CHAMPION_FILE} no nombra una versión del registro ({version[:20]!r})")
@@ -414,7 +436,7 @@ def grade(
                 stages["compile"] = f"compilar el pipeline falló: {str(status.get('error', ''))[:300]}"
             else:
                 try:
-                    ctx.ir = parse_ir(out / "pipeline.yaml")
+                    ctx.ir = parse_ir(out / "pipeline.yaml", out)
                     stages["compile"] = "ok"
                 except IRError as exc:
                     stages["compile"] = str(exc)

@@ -54,7 +54,9 @@ def tasks_ran(ir: PipelineIR, run_folder: Path | None) -> set[str]:
     return {
         task.component
         for task in ir.tasks.values()
-        if (root / task.name).is_dir() and any(p.is_dir() for p in (root / task.name).glob("*/*"))
+        if (root / task.name).is_dir()
+        and inside(root / task.name, root)
+        and any(p.is_dir() and not p.is_symlink() for p in (root / task.name).glob("*/*"))
     }
 
 
@@ -73,6 +75,8 @@ def trained_model(ir: PipelineIR, run_folder: Path) -> Path:
     for item in model.rglob("*"):
         if item.is_symlink():
             raise LookupError(f"el modelo de {task.name} tiene enlaces simbólicos")
+        if not (item.is_dir() or item.is_file()):
+            raise LookupError(f"el modelo de {task.name} tiene archivos que no son comunes (FIFOs, dispositivos)")
         size += item.stat().st_size if item.is_file() else 0
     if size > MAX_MODEL_BYTES:
         raise LookupError(f"el modelo de {task.name} ocupa más de {MAX_MODEL_BYTES // 2**20} MiB")

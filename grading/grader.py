@@ -8,6 +8,7 @@ computed here, on held-out rows the sandbox never received.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import stat
@@ -48,6 +49,18 @@ SCORE_SECONDS = 30
 LOG_EXCERPT_CHARS = 4000
 MAX_STATUS_BYTES = 20000
 UNREAD_STATUS = "el corrector no leyó el estado de la corrida"
+# What a report says when scoring fails: fixed lines, because the reader's own error text can carry data the
+# model file pointed it at. The detail goes to the grader's log.
+SCORE_ERRORS = {
+    "refused": "el modelo fue rechazado: model.keras apunta a datos fuera de sí mismo (enlaces o almacenamiento "
+    "externo de HDF5, datasets virtuales, o miembros del zip que son enlaces o rutas fuera del archivo)",
+    "unsupported": "el modelo no es una red de capas Dense que el corrector sepa evaluar",
+    "missing": "la carpeta del modelo no tiene model.keras y preprocessing.json como los escribe el paso train",
+    "memory": f"leer el modelo superó {SCORE_MEMORY_BYTES // 2**20} MiB o el tiempo límite",
+    "invalid": "el modelo no se pudo leer: model.keras o preprocessing.json no tienen el formato del paso train",
+}
+SUMMARY_KEYS = ("accuracy", "macro_f1", "baseline_accuracy", "rows")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -252,12 +265,16 @@ def score_heldout(model_dir: Path, visible: pd.DataFrame, held_out: pd.DataFrame
             )
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"leer el modelo tardó más de {2 * SCORE_SECONDS} s") from None
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or [f"código de salida {done.returncode}"])[-1]
-        if "MemoryError" in last or done.returncode < 0:
-            last += f" (leer el modelo superó {SCORE_MEMORY_BYTES // 2**20} MiB o el tiempo límite)"
-        raise RuntimeError(last[:300])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        said = json.loads((done.stdout.strip().splitlines() or ["{}"])[-1])
+    except ValueError:
+        said = {}
+    said = said if isinstance(said, dict) else {}
+    if done.returncode == 0 and all(isinstance(said.get(key), int | float) for key in SUMMARY_KEYS):
+        return {key: said[key] for key in SUMMARY_KEYS}
+    code = "memory" if done.returncode < 0 else str(said.get("error", "invalid"))
+    log.warning("scoring %s failed (%s, exit %s):\n%s", model_dir, code, done.returncode, done.stderr[-4000:])
+    raise RuntimeError(SCORE_ERRORS.get(code, SCORE_ERRORS["invalid"]))
 
 
 def _score(check: Check, ctx: Context, blocked: str | None) -> CheckResult:

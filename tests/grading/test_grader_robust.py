@@ -118,18 +118,30 @@ HOSTILE: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "status_link_to_environ": (_replace("status.json", _link("/proc/self/environ")), "execute", "status.json"),
     "status_fifo": (_replace("status.json", os.mkfifo), "execute", "status.json"),
     "status_not_utf8": (_replace("status.json", _bytes(b'{"phase": "ran\xff"}')), "execute", "status.json"),
-    "model_link_to_proc_mem": (_replace(f"{MODEL}/model.keras", _link("/proc/self/mem")), "metrics", "modelo"),
+    "model_link_to_proc_mem": (
+        _replace(f"{MODEL}/model.keras", _link("/proc/self/mem")),
+        "metrics",
+        "archivos inválidos",
+    ),
     "model_link_pointing_out": (
         _replace(f"{MODEL}/model.keras", _link("../../../../../elsewhere.keras")),
         "metrics",
-        "modelo",
+        "archivos inválidos",
     ),
-    "model_fifo": (_replace(f"{MODEL}/model.keras", os.mkfifo), "metrics", "modelo"),
-    "preprocessing_fifo": (_replace(f"{MODEL}/preprocessing.json", os.mkfifo), "metrics", "modelo"),
-    "preprocessing_deep_json": (_replace(f"{MODEL}/preprocessing.json", _text("[" * 19_000)), "metrics", "modelo"),
-    "preprocessing_not_utf8": (_replace(f"{MODEL}/preprocessing.json", _bytes(b"\xff\xfe")), "metrics", "modelo"),
-    "model_folder_link_out": (_replace(MODEL, _link("/tmp")), "metrics", "modelo"),
-    "model_huge_sparse": (_replace(f"{MODEL}/model.keras", _sparse(2**31)), "metrics", "modelo"),
+    "model_fifo": (_replace(f"{MODEL}/model.keras", os.mkfifo), "metrics", "archivos inválidos"),
+    "preprocessing_fifo": (_replace(f"{MODEL}/preprocessing.json", os.mkfifo), "metrics", "archivos inválidos"),
+    "preprocessing_deep_json": (
+        _replace(f"{MODEL}/preprocessing.json", _text("[" * 19_000)),
+        "metrics",
+        "no se pudo leer",
+    ),
+    "preprocessing_not_utf8": (
+        _replace(f"{MODEL}/preprocessing.json", _bytes(b"\xff\xfe")),
+        "metrics",
+        "no se pudo leer",
+    ),
+    "model_folder_link_out": (_replace(MODEL, _link("/tmp")), "metrics", "no dejó su modelo"),
+    "model_huge_sparse": (_replace(f"{MODEL}/model.keras", _sparse(2**31)), "metrics", "archivos inválidos"),
 }
 
 

@@ -96,6 +96,8 @@ class GradeResult:
     submission_digest: str = ""
     log_excerpt: str = ""
     notes: list[str] = field(default_factory=list)
+    grading_key: str = ""  # what it was graded with (see grading.batch.grading_key): a batch reuses only a match
+    grader_error: str = ""  # the grader failed on this submission: not a grade, never reused
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

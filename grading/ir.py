@@ -105,7 +105,7 @@ def _walk(spec: dict[str, Any], dag: dict[str, Any], parent: str | None, tasks: 
         ref = raw.get("componentRef", {}).get("name", "")
         inputs = raw.get("inputs", {})
         task = Task(
-            name=name,
+            name=str(name),  # YAML keys can be numbers; task names become paths
             component=_component_name(ref),
             component_ref=ref,
             parent=parent,
@@ -120,7 +120,7 @@ def _walk(spec: dict[str, Any], dag: dict[str, Any], parent: str | None, tasks: 
                 task.depends_on.add(producer["producerTask"])
         if parent is not None:
             task.depends_on.add(parent)
-        tasks[name] = task
+        tasks[task.name] = task
         sub_dag = components.get(ref, {}).get("dag")
         if sub_dag:
             _walk(spec, sub_dag, name, tasks, depth + 1)
@@ -176,10 +176,10 @@ def parse_ir(path: Path, root: Path | None = None) -> PipelineIR:
     if not isinstance(spec, dict) or not isinstance(spec.get("root"), dict):
         raise IRError("the compiled pipeline has no root DAG")
     tasks: dict[str, Task] = {}
-    try:
+    try:  # YAML that is not the shape kfp writes, e.g. a task that is a number
         _walk(spec, spec["root"].get("dag", {}), None, tasks, 0)
         _resolve_channels(spec, tasks)
+        parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {}) or {}
     except (AttributeError, KeyError, TypeError) as exc:
         raise IRError(f"the compiled pipeline is malformed: {type(exc).__name__}: {str(exc)[:200]}") from None
-    parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {}) or {}
     return PipelineIR(spec=spec, tasks=tasks, parameters=parameters)

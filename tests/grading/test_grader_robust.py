@@ -113,6 +113,12 @@ HOSTILE: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "ir_deep_nesting": (_replace("pipeline.yaml", _text("[" * 200_000)), "compile", "YAML"),
     "ir_billion_laughs": (_append(BILLION_LAUGHS), "compile", "alias"),
     "ir_a_directory": (_replace("pipeline.yaml", lambda p: p.mkdir()), "compile", "no es un archivo común"),
+    "ir_task_is_a_number": (_replace("pipeline.yaml", _text("root: {dag: {tasks: {a: 5}}}\n")), "compile", "malformed"),
+    "ir_inputs_are_a_number": (
+        _replace("pipeline.yaml", _text("root: {inputDefinitions: 5}\n")),
+        "compile",
+        "malformed",
+    ),
     "status_deep_json": (_replace("status.json", _text("[" * 19_000)), "execute", "status.json"),
     "status_link_to_proc_mem": (_replace("status.json", _link("/proc/self/mem")), "execute", "status.json"),
     "status_link_to_environ": (_replace("status.json", _link("/proc/self/environ")), "execute", "status.json"),
@@ -166,6 +172,15 @@ def test_hostile_output_is_refused_with_a_feedback_line(
     blocked = [c for c in result.checks if c.stage == stage]
     assert blocked and all(c.earned == 0 and c.feedback for c in blocked)
     assert result.wall_seconds < 30
+
+
+def test_an_ir_whose_task_names_are_numbers_is_graded(submission: Path, rubric: Rubric, recorded: Path) -> None:
+    """YAML keys can be numbers; task names become paths in the run folder."""
+    ir = "root: {dag: {tasks: {7: {componentRef: {name: comp-train}}}}}\n"
+    result = _grade(submission, rubric, recorded, _replace("pipeline.yaml", _text(ir)))
+    assert result.stages["compile"] == "ok" and not result.passed
+    steps = next(c for c in result.checks if c.id == "static.steps")
+    assert 0 < steps.earned < steps.points and "ingest" in steps.feedback
 
 
 def test_a_task_marker_that_is_not_a_plain_file_does_not_count(recorded: Path, tmp_path: Path) -> None:

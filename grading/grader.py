@@ -30,6 +30,7 @@ from grading.ir import IRError, PipelineIR, parse_ir
 from grading.rubric import Check, Rubric
 from grading.sandbox import Limits, Sandbox, SandboxRun
 from grading.submission import (
+    MissingFile,
     RefusedFile,
     SubmissionError,
     digest,
@@ -128,8 +129,10 @@ def _status(out: Path) -> dict[str, Any]:
     """
     try:
         data = read_json_limited(out / "status.json", out, MAX_STATUS_BYTES)
+    except MissingFile:
+        return {}
     except RefusedFile as exc:
-        return {} if str(exc).endswith("no existe") else {"error": f"{UNREAD_STATUS}: {exc}"}
+        return {"error": f"{UNREAD_STATUS}: {exc}"}
     return data if isinstance(data, dict) else {"error": f"{UNREAD_STATUS}: no es un objeto JSON"}
 
 

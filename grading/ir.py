@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from grading.submission import RefusedFile, read_text_limited
+from grading.submission import MissingFile, RefusedFile, read_text_limited
 
 MAX_IR_BYTES = 2 * 1024 * 1024
 _COMPONENT_SUFFIX = re.compile(r"-\d+$")
@@ -163,9 +163,9 @@ def parse_ir(path: Path, root: Path | None = None) -> PipelineIR:
     """The IR at ``path``, read as a plain file under ``root`` (default: its folder) and no larger than the limit."""
     try:
         text = read_text_limited(path, root or path.parent, MAX_IR_BYTES)
+    except MissingFile:
+        raise IRError("no compiled pipeline was produced") from None
     except RefusedFile as exc:
-        if str(exc).endswith("no existe"):
-            raise IRError("no compiled pipeline was produced") from None
         raise IRError(f"el corrector no leyó el pipeline compilado: {exc}") from None
     try:
         spec = yaml.load(text, Loader=_NoAliasLoader)

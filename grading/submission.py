@@ -26,6 +26,10 @@ class RefusedFile(ValueError):
     """A file the submission wrote that the grader will not read; the message is a feedback line."""
 
 
+class MissingFile(RefusedFile):
+    """The file is not there at all."""
+
+
 def inside(path: Path, root: Path) -> bool:
     """``path`` is no symlink and resolves under ``root``: safe to read from a folder a submission wrote."""
     try:
@@ -62,7 +66,7 @@ def _open_plain(path: Path, root: Path) -> int:
             try:
                 below = os.open(part, _DIRECTORY, dir_fd=folder)
             except FileNotFoundError:
-                raise RefusedFile(f"{shown} no existe") from None
+                raise MissingFile(f"{shown} no existe") from None
             except OSError:
                 raise RefusedFile(f"{shown} pasa por un enlace simbólico o algo que no es una carpeta") from None
             os.close(folder)
@@ -70,7 +74,7 @@ def _open_plain(path: Path, root: Path) -> int:
         try:
             before = os.stat(relative.parts[-1], dir_fd=folder, follow_symlinks=False)
         except FileNotFoundError:
-            raise RefusedFile(f"{shown} no existe") from None
+            raise MissingFile(f"{shown} no existe") from None
         except OSError as exc:
             raise RefusedFile(f"{shown} no se pudo leer ({errno.errorcode.get(exc.errno or 0, exc.errno)})") from None
         if stat.S_ISLNK(before.st_mode):

@@ -499,7 +499,10 @@ def grade(
                 notes.append("the run failed after training; the trained model was still scored")
     finally:
         if keep_scratch is not None:
-            shutil.copytree(scratch, keep_scratch, dirs_exist_ok=True, ignore_dangling_symlinks=True, symlinks=True)
+            try:  # FIFOs and devices the submission left cannot be copied; the rest still is
+                shutil.copytree(scratch, keep_scratch, dirs_exist_ok=True, ignore_dangling_symlinks=True, symlinks=True)
+            except (shutil.Error, OSError):
+                notes.append(f"some files of the run were not copied to {keep_scratch} (FIFOs, devices or unreadable)")
         shutil.rmtree(scratch, ignore_errors=True)
 
     order = ["load", "compile", "static", "execute", "metrics"]

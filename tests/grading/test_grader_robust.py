@@ -174,6 +174,16 @@ def test_hostile_output_is_refused_with_a_feedback_line(
     assert result.wall_seconds < 30
 
 
+def test_keeping_the_scratch_folder_survives_what_cannot_be_copied(
+    submission: Path, rubric: Rubric, recorded: Path, tmp_path: Path
+) -> None:
+    result = grade(
+        submission, rubric, ReplaySandbox(recorded, HOSTILE["status_fifo"][0]), keep_scratch=tmp_path / "kept"
+    )
+    assert (tmp_path / "kept" / "out" / "pipeline.yaml").is_file()
+    assert any("not copied" in note for note in result.notes)
+
+
 def test_an_ir_whose_task_names_are_numbers_is_graded(submission: Path, rubric: Rubric, recorded: Path) -> None:
     """YAML keys can be numbers; task names become paths in the run folder."""
     ir = "root: {dag: {tasks: {7: {componentRef: {name: comp-train}}}}}\n"

@@ -8,8 +8,10 @@ computed here, on held-out rows the sandbox never received.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,7 +29,18 @@ from grading.datasets import DataFile, expand, write_data
 from grading.ir import IRError, PipelineIR, parse_ir
 from grading.rubric import Check, Rubric
 from grading.sandbox import Limits, Sandbox, SandboxRun
-from grading.submission import SubmissionError, digest, inside, submission_id, unpack
+from grading.submission import (
+    MissingFile,
+    RefusedFile,
+    SubmissionError,
+    digest,
+    inside,
+    plain_file,
+    read_json_limited,
+    read_text_limited,
+    submission_id,
+    unpack,
+)
 from labkit.paths import REPO_ROOT
 
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b")
@@ -35,6 +48,20 @@ MAX_MODEL_BYTES = 50 * 1024 * 1024
 SCORE_MEMORY_BYTES = 1536 * 1024 * 1024  # reading a lab's model takes ~300 MiB of address space
 SCORE_SECONDS = 30
 LOG_EXCERPT_CHARS = 4000
+MAX_STATUS_BYTES = 20000
+UNREAD_STATUS = "el corrector no leyó el estado de la corrida"
+# What a report says when scoring fails: fixed lines, because the reader's own error text can carry data the
+# model file pointed it at. The detail goes to the grader's log.
+SCORE_ERRORS = {
+    "refused": "el modelo fue rechazado: model.keras apunta a datos fuera de sí mismo (enlaces o almacenamiento "
+    "externo de HDF5, datasets virtuales, o miembros del zip que son enlaces o rutas fuera del archivo)",
+    "unsupported": "el modelo no es una red de capas Dense que el corrector sepa evaluar",
+    "missing": "la carpeta del modelo no tiene model.keras y preprocessing.json como los escribe el paso train",
+    "memory": f"leer el modelo superó {SCORE_MEMORY_BYTES // 2**20} MiB o el tiempo límite",
+    "invalid": "el modelo no se pudo leer: model.keras o preprocessing.json no tienen el formato del paso train",
+}
+SUMMARY_KEYS = ("accuracy", "macro_f1", "baseline_accuracy", "rows")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -70,6 +97,8 @@ class GradeResult:
     submission_digest: str = ""
     log_excerpt: str = ""
     notes: list[str] = field(default_factory=list)
+    grading_key: str = ""  # what it was graded with (see grading.batch.grading_key): a batch reuses only a match
+    grader_error: str = ""  # the grader failed on this submission: not a grade, never reused
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -94,13 +123,17 @@ def heldout_split(fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFram
 
 
 def _status(out: Path) -> dict[str, Any]:
-    """The worker's advisory status; the submission could have rewritten it, so it only feeds messages."""
-    path = out / "status.json"
+    """The worker's advisory status; the submission could have rewritten it, so it only feeds messages.
+
+    One it cannot read becomes an error saying so, which the run's failure message then shows.
+    """
     try:
-        data = json.loads(path.read_text()[:20000]) if path.is_file() and path.stat().st_size < 20000 else {}
-    except (OSError, ValueError):
-        data = {}
-    return data if isinstance(data, dict) else {}
+        data = read_json_limited(out / "status.json", out, MAX_STATUS_BYTES)
+    except MissingFile:
+        return {}
+    except RefusedFile as exc:
+        return {"error": f"{UNREAD_STATUS}: {exc}"}
+    return data if isinstance(data, dict) else {"error": f"{UNREAD_STATUS}: no es un objeto JSON"}
 
 
 def _why_not_loaded(run: SandboxRun, status: dict[str, Any], limits: Limits) -> str | None:
@@ -173,7 +206,8 @@ def _run_folder(out: Path, run: str | None = None) -> Path | None:
 def _tasks_ran(ir: PipelineIR, run_folder: Path | None) -> set[str]:
     if run_folder is None:
         return set()
-    return {task.component for task in ir.tasks.values() if (run_folder / task.name / "executor_output.json").is_file()}
+    marker = "executor_output.json"
+    return {task.component for task in ir.tasks.values() if plain_file(run_folder / task.name / marker, run_folder)}
 
 
 def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
@@ -187,10 +221,16 @@ def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
 
 
 def _check_model_folder(folder: Path, what: str) -> None:
-    """A model folder the submission wrote, before the grader reads it: no links out, no huge files or zip bombs."""
+    """A model folder the submission wrote, before the grader reads it: regular files and folders only (no links,
+    FIFOs or devices), no huge files or zip bombs."""
     for item in folder.iterdir():
-        if not inside(item, folder) or (item.is_file() and item.stat().st_size > MAX_MODEL_BYTES):
-            raise LookupError(f"{what} tiene archivos inválidos o demasiado grandes")
+        mode = item.lstat()
+        plain = stat.S_ISDIR(mode.st_mode) or (stat.S_ISREG(mode.st_mode) and mode.st_nlink == 1)
+        if not plain or not inside(item, folder) or mode.st_size > MAX_MODEL_BYTES:
+            raise LookupError(f"{what} tiene archivos inválidos (enlaces, FIFOs, dispositivos) o demasiado grandes")
+    for name in ("model.keras", "preprocessing.json"):
+        if (folder / name).exists() and not plain_file(folder / name, folder):
+            raise LookupError(f"{what}: {name} no es un archivo común")
     keras_file = folder / "model.keras"
     if keras_file.is_file():
         import zipfile
@@ -230,12 +270,16 @@ def score_heldout(model_dir: Path, visible: pd.DataFrame, held_out: pd.DataFrame
             )
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"leer el modelo tardó más de {2 * SCORE_SECONDS} s") from None
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or [f"código de salida {done.returncode}"])[-1]
-        if "MemoryError" in last or done.returncode < 0:
-            last += f" (leer el modelo superó {SCORE_MEMORY_BYTES // 2**20} MiB o el tiempo límite)"
-        raise RuntimeError(last[:300])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        said = json.loads((done.stdout.strip().splitlines() or ["{}"])[-1])
+    except ValueError:
+        said = {}
+    said = said if isinstance(said, dict) else {}
+    if done.returncode == 0 and all(isinstance(said.get(key), int | float) for key in SUMMARY_KEYS):
+        return {key: said[key] for key in SUMMARY_KEYS}
+    code = "memory" if done.returncode < 0 else str(said.get("error", "invalid"))
+    log.warning("scoring %s failed (%s, exit %s):\n%s", model_dir, code, done.returncode, done.stderr[-4000:])
+    raise RuntimeError(SCORE_ERRORS.get(code, SCORE_ERRORS["invalid"]))
 
 
 def _score(check: Check, ctx: Context, blocked: str | None) -> CheckResult:
@@ -306,10 +350,10 @@ def _registry_champion(registry: Path, out: Path, model_name: str) -> tuple[str,
     root = model_root(registry, model_name)
     if not (registry.is_dir() and inside(registry, out) and root.is_dir() and inside(root, out)):
         raise LookupError(f"el registro no tiene el modelo {model_name!r}: no se registró ningún campeón")
-    pointer = root / CHAMPION_FILE
-    if not pointer.is_file() or not inside(pointer, root) or pointer.stat().st_size > 64:
-        raise LookupError(f"el registro no tiene un puntero {CHAMPION_FILE} válido: no se publicó ningún campeón")
-    version = pointer.read_text(errors="replace").strip()
+    try:
+        version = read_text_limited(root / CHAMPION_FILE, root, 64).strip()
+    except RefusedFile as exc:
+        raise LookupError(f"{exc}: no se publicó ningún campeón") from None
     folder = root / version
     if not _VERSION.match(version) or not folder.is_dir() or not inside(folder, root):
         raise LookupError(f"el puntero {CHAMPION_FILE} no nombra una versión del registro ({version[:20]!r})")
@@ -414,7 +458,7 @@ def grade(
                 stages["compile"] = f"compilar el pipeline falló: {str(status.get('error', ''))[:300]}"
             else:
                 try:
-                    ctx.ir = parse_ir(out / "pipeline.yaml")
+                    ctx.ir = parse_ir(out / "pipeline.yaml", out)
                     stages["compile"] = "ok"
                 except IRError as exc:
                     stages["compile"] = str(exc)
@@ -455,7 +499,10 @@ def grade(
                 notes.append("the run failed after training; the trained model was still scored")
     finally:
         if keep_scratch is not None:
-            shutil.copytree(scratch, keep_scratch, dirs_exist_ok=True, ignore_dangling_symlinks=True, symlinks=True)
+            try:  # FIFOs and devices the submission left cannot be copied; the rest still is
+                shutil.copytree(scratch, keep_scratch, dirs_exist_ok=True, ignore_dangling_symlinks=True, symlinks=True)
+            except (shutil.Error, OSError):
+                notes.append(f"some files of the run were not copied to {keep_scratch} (FIFOs, devices or unreadable)")
         shutil.rmtree(scratch, ignore_errors=True)
 
     order = ["load", "compile", "static", "execute", "metrics"]

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from grading.submission import MissingFile, RefusedFile, read_text_limited
+
 MAX_IR_BYTES = 2 * 1024 * 1024
 _COMPONENT_SUFFIX = re.compile(r"-\d+$")
 
@@ -103,7 +105,7 @@ def _walk(spec: dict[str, Any], dag: dict[str, Any], parent: str | None, tasks: 
         ref = raw.get("componentRef", {}).get("name", "")
         inputs = raw.get("inputs", {})
         task = Task(
-            name=name,
+            name=str(name),  # YAML keys can be numbers; task names become paths
             component=_component_name(ref),
             component_ref=ref,
             parent=parent,
@@ -118,7 +120,7 @@ def _walk(spec: dict[str, Any], dag: dict[str, Any], parent: str | None, tasks: 
                 task.depends_on.add(producer["producerTask"])
         if parent is not None:
             task.depends_on.add(parent)
-        tasks[name] = task
+        tasks[task.name] = task
         sub_dag = components.get(ref, {}).get("dag")
         if sub_dag:
             _walk(spec, sub_dag, name, tasks, depth + 1)
@@ -147,19 +149,37 @@ def _resolve_channels(spec: dict[str, Any], tasks: dict[str, Task]) -> None:
                 task.parameter_inputs[input_name] = upstream
 
 
-def parse_ir(path: Path) -> PipelineIR:
-    if not path.is_file():
-        raise IRError("no compiled pipeline was produced")
-    if path.stat().st_size > MAX_IR_BYTES:
-        raise IRError(f"the compiled pipeline is larger than {MAX_IR_BYTES // 1024} KiB")
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load without anchors and aliases: a compiler never writes them, and a few hundred bytes of them
+    (the "billion laughs") make a structure that any walk over the spec takes forever to visit."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+            raise IRError("el pipeline compilado usa anclas o alias de YAML (&, *), que un compilador nunca escribe")
+        return super().compose_node(parent, index)
+
+
+def parse_ir(path: Path, root: Path | None = None) -> PipelineIR:
+    """The IR at ``path``, read as a plain file under ``root`` (default: its folder) and no larger than the limit."""
     try:
-        spec = yaml.safe_load(path.read_text())
+        text = read_text_limited(path, root or path.parent, MAX_IR_BYTES)
+    except MissingFile:
+        raise IRError("no compiled pipeline was produced") from None
+    except RefusedFile as exc:
+        raise IRError(f"el corrector no leyó el pipeline compilado: {exc}") from None
+    try:
+        spec = yaml.load(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as exc:
-        raise IRError(f"the compiled pipeline is not valid YAML: {exc}") from None
-    if not isinstance(spec, dict) or "root" not in spec:
+        raise IRError(f"the compiled pipeline is not valid YAML: {str(exc)[:300]}") from None
+    except RecursionError:
+        raise IRError("el pipeline compilado no es YAML válido: anida demasiados niveles") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("root"), dict):
         raise IRError("the compiled pipeline has no root DAG")
     tasks: dict[str, Task] = {}
-    _walk(spec, spec["root"].get("dag", {}), None, tasks, 0)
-    _resolve_channels(spec, tasks)
-    parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {}) or {}
+    try:  # YAML that is not the shape kfp writes, e.g. a task that is a number
+        _walk(spec, spec["root"].get("dag", {}), None, tasks, 0)
+        _resolve_channels(spec, tasks)
+        parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {}) or {}
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise IRError(f"the compiled pipeline is malformed: {type(exc).__name__}: {str(exc)[:200]}") from None
     return PipelineIR(spec=spec, tasks=tasks, parameters=parameters)

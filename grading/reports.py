@@ -144,10 +144,12 @@ def gradebook(results: Iterable[GradeResult]) -> str:
         check_ids += [c.id for c in result.checks if c.id not in check_ids]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "score", "max_score", "percent", "passed", "failed_stage", "seconds", *check_ids])
+    header = ["submission", "score", "max_score", "percent", "passed", "failed_stage", "seconds", "grader_error"]
+    writer.writerow([*header, *check_ids])
     for result in results:
         earned = {c.id: c.earned for c in result.checks}
         failed_stage = next((stage for stage, state in result.stages.items() if state != "ok"), "")
+        failed_stage = "grader" if result.grader_error else failed_stage
         writer.writerow(
             [
                 result.submission,
@@ -157,6 +159,7 @@ def gradebook(results: Iterable[GradeResult]) -> str:
                 "yes" if result.passed else "no",
                 failed_stage,
                 f"{result.wall_seconds:g}",
+                result.grader_error,
                 *(f"{earned[c]:g}" if c in earned else "" for c in check_ids),
             ]
         )

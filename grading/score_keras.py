@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,15 @@ def heldout_summary(evaluation: Any, rows: int) -> dict[str, Any]:
     }
 
 
+def error_code(exc: BaseException) -> str:
+    """The kind of failure, the only thing about it the grader may show: error text can carry whatever the model
+    file made the reader read (see ``components.common.inference.RefusedModelError``)."""
+    from components.common.inference import RefusedModelError, UnsupportedModelError
+
+    kinds = ((RefusedModelError, "refused"), (UnsupportedModelError, "unsupported"), (FileNotFoundError, "missing"))
+    return next((code for kind, code in (*kinds, (MemoryError, "memory")) if isinstance(exc, kind)), "invalid")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True, type=Path)
@@ -37,7 +47,12 @@ def main(argv: list[str]) -> int:
     from components.evaluate.logic import evaluate_model_dir
 
     rows = pd.read_csv(ns.rows)
-    result = evaluate_model_dir(ns.model, pd.read_csv(ns.given), rows, threshold=0.0)
+    try:
+        result = evaluate_model_dir(ns.model, pd.read_csv(ns.given), rows, threshold=0.0)
+    except Exception as exc:
+        traceback.print_exc()  # stderr: the grader's log, never a report
+        print(json.dumps({"error": error_code(exc)}))
+        return 3
     print(json.dumps(heldout_summary(result, len(rows))))
     return 0
 

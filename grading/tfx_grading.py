@@ -9,6 +9,7 @@ labels and computes the metrics.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ MODEL_TYPE = "tfx.Model"
 MAX_MODEL_BYTES = 50 * 1024 * 1024
 SCORE_LIMITS = Limits(wall_seconds=120, memory_mb=2048, cpus=1.0, pids=128)
 EVAL_FRACTION = 1 / 3
+log = logging.getLogger(__name__)
 
 
 def write_tfx_data(data_dir: Path, visible: pd.DataFrame, seed: int) -> Path:
@@ -54,7 +56,9 @@ def tasks_ran(ir: PipelineIR, run_folder: Path | None) -> set[str]:
     return {
         task.component
         for task in ir.tasks.values()
-        if (root / task.name).is_dir() and any(p.is_dir() for p in (root / task.name).glob("*/*"))
+        if (root / task.name).is_dir()
+        and inside(root / task.name, root)
+        and any(p.is_dir() and not p.is_symlink() for p in (root / task.name).glob("*/*"))
     }
 
 
@@ -73,6 +77,8 @@ def trained_model(ir: PipelineIR, run_folder: Path) -> Path:
     for item in model.rglob("*"):
         if item.is_symlink():
             raise LookupError(f"el modelo de {task.name} tiene enlaces simbólicos")
+        if not (item.is_dir() or item.is_file()):
+            raise LookupError(f"el modelo de {task.name} tiene archivos que no son comunes (FIFOs, dispositivos)")
         size += item.stat().st_size if item.is_file() else 0
     if size > MAX_MODEL_BYTES:
         raise LookupError(f"el modelo de {task.name} ocupa más de {MAX_MODEL_BYTES // 2**20} MiB")
@@ -98,8 +104,13 @@ def score_saved_model(
         run = sandbox.run_script(SCORER, args, [(model, "/model"), (Path(tmp), "/data")], limits)
     lines = [line for line in run.output.splitlines() if line.startswith("LABKIT-PREDICTIONS ")]
     if run.exit_code != 0 or not lines:
-        last = (run.output.strip().splitlines() or ["sin salida"])[-1][:300]
-        raise RuntimeError(f"el modelo no pudo predecir los datos reservados: {last}")
+        # Not the error text: a SavedModel is a graph that can read files in its container and put them in it.
+        log.warning("scoring %s failed (exit %s):\n%s", model, run.exit_code, run.output[-4000:])
+        if run.timed_out:
+            raise RuntimeError(f"el modelo tardó más de {limits.wall_seconds:.0f} s en predecir los datos reservados")
+        raise RuntimeError(
+            "el modelo no pudo predecir los datos reservados (el detalle queda en el registro del corrector)"
+        )
     predictions = np.asarray(json.loads(lines[-1].partition(" ")[2]), dtype=np.int64)
     if predictions.shape != (len(held_out),) or predictions.min() < 0 or predictions.max() >= len(CLASSES):
         raise ValueError("el modelo no devolvió una clase válida por fila")

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import io
 import json
+import stat
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from components.common.features import Preprocessing, encode_features
+
+if TYPE_CHECKING:
+    import h5py
 
 MODEL_FILE = "model.keras"
 PREPROCESSING_FILE = "preprocessing.json"
@@ -36,10 +41,48 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "softmax": _softmax,
 }
 PASS_THROUGH_LAYERS = {"InputLayer", "Dropout"}
+MAX_HDF5_OBJECTS = 10_000  # a Dense stack has a few dozen; hard links can also make a group its own child
 
 
 class UnsupportedModelError(ValueError):
     """The model file is not a plain Dense network this reader can run."""
+
+
+class RefusedModelError(UnsupportedModelError):
+    """The model file points at data outside itself, which reading it would pull in (a link in the zip, an HDF5
+    external link, external storage or virtual dataset): whatever that data is, it must not reach an error message.
+    """
+
+
+def _check_zip_members(archive: zipfile.ZipFile) -> None:
+    for info in archive.infolist():
+        name = PurePosixPath(info.filename.replace("\\", "/"))
+        if name.is_absolute() or ".." in name.parts or stat.S_ISLNK(info.external_attr >> 16):
+            raise RefusedModelError("the .keras archive has a member that is a link or a path outside it")
+
+
+def _check_self_contained(store: h5py.Group) -> None:
+    """Every object of the HDF5 file is reached by a hard link and keeps its data in the file itself."""
+    import h5py
+
+    pending, visited = [store], 0
+    while pending:
+        group = pending.pop()
+        for name in group:  # iterating yields link names without resolving them
+            visited += 1
+            if visited > MAX_HDF5_OBJECTS:
+                raise RefusedModelError(f"the weights file has more than {MAX_HDF5_OBJECTS} objects")
+            try:
+                link = group.get(name, getlink=True)
+            except (KeyError, TypeError, ValueError, OSError):
+                link = None
+            if not isinstance(link, h5py.HardLink):
+                raise RefusedModelError("the weights file has a soft, external or user-defined link")
+            item = group[name]
+            if isinstance(item, h5py.Group):
+                pending.append(item)
+            elif isinstance(item, h5py.Dataset) and (item.external or item.is_virtual):
+                raise RefusedModelError("the weights file has a dataset stored outside it (external or virtual)")
 
 
 @dataclass(frozen=True)
@@ -75,12 +118,14 @@ def read_dense_layers(keras_file: Path) -> tuple[DenseLayer, ...]:
     import h5py
 
     with zipfile.ZipFile(keras_file) as archive:
+        _check_zip_members(archive)
         config = json.loads(archive.read("config.json"))
         weights = io.BytesIO(archive.read("model.weights.h5"))
     layers = []
     # Keras stores weights under the snake-cased class name plus a per-class counter, not the layer name.
     seen_per_class: dict[str, int] = {}
     with h5py.File(weights, "r") as store:
+        _check_self_contained(store)
         for layer in config.get("config", {}).get("layers", []):
             kind, layer_config = layer["class_name"], layer["config"]
             if kind == "InputLayer":

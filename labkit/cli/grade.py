@@ -84,7 +84,7 @@ def grade(
       labkit grade alumno1/ --lab 5 --format md,json,gradescope,junit --out grades/
       labkit grade entregas/ --lab 5 --jobs 2 --gradebook grades.csv     (batch, resumable)
     """
-    from grading.batch import BatchEvent, grade_batch, is_single_submission
+    from grading.batch import BatchEvent, failed_result, grade_batch, is_single_submission
     from grading.grader import grade as grade_one
     from grading.reports import write_reports
 
@@ -95,10 +95,15 @@ def grade(
     box = make_sandbox(sandbox, rubric.engine)
     if is_single_submission(path):
         with console.status(f"grading {path.name} ({box.name} sandbox)..."):
-            result = grade_one(path, rubric, box)
+            try:
+                result = grade_one(path, rubric, box)
+            except Exception as exc:  # a grader bug: the report says so instead of a traceback alone
+                result = failed_result(path, rubric, box, exc)
         written = write_reports(result, out / result.submission, chosen)
         print_result(result)
         console.print(f"reports: {', '.join(str(p) for p in written)}")
+        if result.grader_error:
+            fail(f"could not grade {result.submission}: the grader failed ({result.grader_error})")
         raise typer.Exit(0)
 
     book = gradebook or out / "grades.csv"
@@ -117,16 +122,24 @@ def grade(
         def on_event(event: BatchEvent) -> None:
             if event.state == "skipped":
                 skipped.append(event.submission)
-            last = f"{event.submission}: {event.state}"
-            if event.result is not None:
+            failed = event.state.startswith("error")
+            last = f"{event.submission}: {'error' if failed else event.state}"
+            if event.result is not None and not failed:
                 last += f" {event.result.percent:g} %"
             progress.update(task, total=event.total, completed=event.done, last=last)
-            if event.state.startswith("error"):
+            if failed:
                 err_console.print(f"[red]{event.submission}[/]: {event.state}")
 
         results = grade_batch(path, rubric, box, out, jobs, chosen, regrade, book, on_event=on_event)
     if not results:
         fail(f"no submissions in {path}", "put one folder or .zip per student in it")
     passed = sum(r.passed for r in results)
-    note = f" ({len(skipped)} skipped: already graded and unchanged; --regrade to redo)" if skipped else ""
-    console.print(f"graded {len(results)} submissions{note}: {passed} passed. Gradebook: {book}; reports under {out}/")
+    failed = [r.submission for r in results if r.grader_error]
+    graded = len(results) - len(failed)
+    note = f" ({len(skipped)} skipped: already graded the same way; --regrade to redo)" if skipped else ""
+    console.print(f"graded {graded} submissions{note}: {passed} passed. Gradebook: {book}; reports under {out}/")
+    if failed:
+        fail(
+            f"could not grade {len(failed)} submission(s), the grader failed on them: {', '.join(failed)}",
+            "the gradebook's grader_error column has each error; run the same command again to grade only those",
+        )

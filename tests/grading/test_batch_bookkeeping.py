@@ -15,22 +15,11 @@ from typer.testing import CliRunner
 from grading import batch
 from grading.batch import grade_batch
 from grading.grader import GradeResult
-from grading.rubric import Rubric, load_rubric
+from grading.rubric import Rubric
 from grading.sandbox import Limits
 from labkit.cli import app
-from labkit.labs import get_lab
 from tests.grading.hostile import reference_source, write_submission
-from tests.grading.replay import ReplaySandbox, record_session5_run
-
-
-@pytest.fixture(scope="module")
-def rubric() -> Rubric:
-    return load_rubric(get_lab(5))
-
-
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory, rubric: Rubric) -> Path:
-    return record_session5_run(tmp_path_factory.mktemp("recorded") / "out", rubric)
+from tests.grading.replay import ReplaySandbox
 
 
 def _submissions(folder: Path, names: tuple[str, ...] = ("ana", "beto")) -> Path:

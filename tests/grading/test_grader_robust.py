@@ -15,22 +15,11 @@ from pathlib import Path
 import pytest
 
 from grading.grader import GradeResult, grade
-from grading.rubric import Rubric, load_rubric
-from labkit.labs import get_lab
+from grading.rubric import Rubric
 from tests.grading.hostile import reference_source, write_submission
-from tests.grading.replay import MODEL, RUN, ReplaySandbox, record_session5_run
+from tests.grading.replay import MODEL, RUN, ReplaySandbox
 
 EXECUTOR_OUTPUT = f"artifacts/{RUN}/train/executor_output.json"
-
-
-@pytest.fixture(scope="module")
-def rubric() -> Rubric:
-    return load_rubric(get_lab(5))
-
-
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory, rubric: Rubric) -> Path:
-    return record_session5_run(tmp_path_factory.mktemp("recorded") / "out", rubric)
 
 
 @pytest.fixture(scope="module")

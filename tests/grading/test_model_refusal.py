@@ -21,10 +21,9 @@ import pytest
 
 from grading.grader import GradeResult, grade, heldout_split, score_heldout
 from grading.reports import FORMATS, gradebook, write_reports
-from grading.rubric import Rubric, load_rubric
-from labkit.labs import get_lab
+from grading.rubric import Rubric
 from tests.grading.hostile import reference_source, write_submission
-from tests.grading.replay import MODEL, ReplaySandbox, record_session5_run
+from tests.grading.replay import MODEL, ReplaySandbox
 
 SECRET = "SECRET-heldout_seed: 4242424242"
 CONFIG = {"config": {"layers": [{"class_name": "Dense", "config": {"name": "d", "activation": "softmax"}}]}}
@@ -148,16 +147,6 @@ def test_a_plain_model_file_is_still_read(secrets: Path, tmp_path: Path) -> None
     visible, held_out = heldout_split(0.25, 5)
     summary = score_heldout(_model(tmp_path / "m", _keras(_plain)), visible, held_out)
     assert set(summary) >= {"accuracy", "macro_f1", "baseline_accuracy"}
-
-
-@pytest.fixture(scope="module")
-def rubric() -> Rubric:
-    return load_rubric(get_lab(5))
-
-
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory, rubric: Rubric) -> Path:
-    return record_session5_run(tmp_path_factory.mktemp("recorded") / "out", rubric)
 
 
 def _reports(result: GradeResult, folder: Path) -> str:

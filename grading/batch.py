@@ -15,6 +15,7 @@ from pathlib import Path
 
 from components.common.images import KIT_VERSION
 from grading.grader import GradeResult, grade
+from grading.heldout import DESIGN as HELDOUT_DESIGN
 from grading.reports import FILE_NAMES, FORMATS, gradebook, write_atomic, write_reports
 from grading.rubric import STAGES, Rubric
 from grading.sandbox import Limits, Sandbox
@@ -57,13 +58,15 @@ def is_single_submission(path: Path) -> bool:
 
 def grading_key(rubric: Rubric, sandbox: Sandbox, limits: Limits | None) -> str:
     """Everything besides the submission's files that decides its grade: the whole rubric as loaded (hidden
-    checks and held-out seed included), the lab, the sandbox kind, the limits and the kit's version."""
+    checks and held-out seed included), the lab, the sandbox kind, the limits, the kit's version and the design
+    of the held-out rows."""
     settings = {
         "rubric": dataclasses.asdict(rubric),
         "session": rubric.session,
         "sandbox": sandbox.name,
         "limits": dataclasses.asdict(limits) if limits else None,
         "kit": KIT_VERSION,
+        "heldout": HELDOUT_DESIGN,  # how the held-out rows are made: grades made another way are not reused
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

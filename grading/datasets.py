@@ -2,8 +2,10 @@
 
 A rubric's ``grading.data`` names CSV files the grader writes into the read-only data folder (``{data}`` in run
 arguments) before the sandbox starts. Each is a batch of ``labkit.data``'s drifting stream, sampled from the
-grader's *visible* rows. For every file the grader also draws, the same way, a held-out set from the rows the
-sandbox never receives: a model trained on ``drifted.csv`` is scored on held-out rows with the same drift.
+grader's *visible* rows. For every file the grader also draws, the same way, a held-out set from its held-out
+rows — penguins it generated (``grading.heldout``), never rows of the public table: a model trained on
+``drifted.csv`` is scored on held-out rows with the same drift. Both are shifted in standard deviations of the
+public table, so the drift is the same.
 Everything is deterministic from the rubric's ``heldout_seed`` (the real one is in the hidden rubric)::
 
     data:
@@ -86,9 +88,10 @@ def write_data(
     specs: dict[str, dict[str, Any]], folder: Path, visible: pd.DataFrame, held_out: pd.DataFrame, seed: int
 ) -> dict[str, DataFile]:
     """Write each file of ``specs`` into ``folder``; return what was written and its held-out twin."""
+    from components.ingest.logic import load_penguins_clean
     from labkit.data import make_batch
 
-    whole = pd.concat([visible, held_out], ignore_index=True)
+    whole = load_penguins_clean()  # the drift's scale: the same for the given and the held-out rows
     files = {}
     for name, spec in specs.items():
         knobs, index = _knobs(spec), int(spec["batch"])

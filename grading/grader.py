@@ -114,12 +114,19 @@ class GradeResult:
 
 @lru_cache(maxsize=4)
 def heldout_split(fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(visible, held_out): the grader's own stratified split of the clean penguins table."""
+    """(visible, held_out): the rows the sandbox gets, and the grader's own rows to score its model on.
+
+    The visible rows are a seeded stratified share ``1 - fraction`` of the clean public penguins table. The
+    held-out rows are NOT public rows (the sandbox can import the public table and memorise it): they are as
+    many penguins as the rest of the split, generated from the seed by ``grading.heldout``.
+    """
     from components.evaluate.logic import evaluate_predictions  # noqa: F401  (fail early if the kit is broken)
     from components.ingest.logic import load_penguins_clean
     from components.split.logic import stratified_split
+    from grading.heldout import generate
 
-    return stratified_split(load_penguins_clean(), test_fraction=fraction, seed=seed)
+    visible, withheld = stratified_split(load_penguins_clean(), test_fraction=fraction, seed=seed)
+    return visible, generate(len(withheld), seed)
 
 
 def _status(out: Path) -> dict[str, Any]:

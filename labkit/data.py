@@ -75,8 +75,8 @@ def make_batch(
     """Batch ``index`` of the stream (see the module docstring for what drifts and by how much).
 
     Shifts are measured in standard deviations of ``scale`` (default: ``reference``). The grader samples
-    batches from its visible rows and held-out rows from the rest, both scaled by the whole table, so the
-    two get the same drift.
+    batches from its visible rows and held-out rows from the penguins it generates (``grading.heldout``),
+    both scaled by the whole public table, so the two get the same drift.
     """
     knobs = knobs or DriftKnobs()
     scale = reference if scale is None else scale

@@ -29,7 +29,7 @@ WORKER = Path(__file__).resolve().parent / "worker.py"
 NOBODY = 65534
 SANDBOX_UID_BASE = 200_000  # above any real account; see _sandbox_uid
 CLONE_NEWNET = 0x40000000
-TFX_IMAGE_ROOT = "/opt/labkit"  # where the TFX image keeps the kit's code, solutions included
+TFX_IMAGE_ROOT = "/opt/labkit"  # where the TFX image keeps the session-6 module files (no solution)
 TFX_MODULES = "/grader/modules"
 
 
@@ -383,7 +383,7 @@ class DockerSandbox:
 
     @classmethod
     def for_tfx(cls) -> DockerSandbox:
-        """The TFX image with the kit's module files, and its copy of the session-6 solution hidden."""
+        """The TFX image with the checkout's module files mounted, and the image's own copies of them hidden."""
         from pipelines.tfx_penguin.local_runner import BEAM_ARGS
 
         modules = REPO_ROOT / "pipelines" / "tfx_penguin"

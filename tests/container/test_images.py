@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,9 @@ from typing import Any
 import pytest
 
 from labkit import images
+from labkit.labs import list_labs
+from labkit.paths import REPO_ROOT
+from labkit.registry import PIPELINES
 from labkit.versions import BASE_IMAGE, KIT_VERSION, kfp_version
 
 pytestmark = pytest.mark.container
@@ -121,3 +125,72 @@ def test_image_list_cli_reports_name_tag_size_and_age(components_image: str) -> 
     assert rows["components"]["tag"] == components_image
     assert rows["components"]["size"] > 500_000_000
     assert rows["components"]["age"] != "not built"
+
+
+# ---------------------------------------------------------------- no reference solution in a handed-out image
+
+
+def _solution_files() -> dict[Path, str]:
+    """Every reference solution of the kit -> its sha256: each registry pipeline's file and each lab's solution."""
+    files = {lab.solution for lab in list_labs()}
+    for entry in PIPELINES.values():
+        files.add(entry.file or REPO_ROOT / (entry.module.replace(".", "/") + ".py"))
+    missing = [str(path) for path in files if not path.is_file()]
+    assert not missing, f"the registry or a lab.yaml names a solution that does not exist: {missing}"
+    assert len(files) >= 3, f"sessions 5-7 each have a solution; found {sorted(map(str, files))}"
+    return {path.resolve(): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(files)}
+
+
+@pytest.mark.parametrize("image", ["components", "tfx"])
+def test_image_carries_no_reference_solution(docker_client: Any, image: str, request: pytest.FixtureRequest) -> None:
+    """Students get these images (labkit image save, offline bundles): no solution may be in them, renamed or not.
+
+    The kit's code lives under /opt/labkit (the checkout's layout); a solution file is looked for there by its
+    path and its name, and in the whole image by content (any file of a solution's exact size is hashed).
+    """
+    tag = request.getfixturevalue(f"{image}_image")
+    solutions = _solution_files()
+    code, output = images.run_in_image(docker_client, tag, ["find", "/opt/labkit", "-type", "f"])
+    assert code == 0, output
+    listed = {line.strip() for line in output.splitlines() if line.startswith("/opt/labkit/")}
+    assert any(path.endswith(".py") for path in listed), f"{tag}: nothing listed under /opt/labkit:\n{output}"
+    relative = {path.relative_to(REPO_ROOT).as_posix() for path in solutions if path.is_relative_to(REPO_ROOT)}
+    by_path = sorted(path for path in listed if path.removeprefix("/opt/labkit/") in relative)
+    assert not by_path, f"{tag} carries reference solutions: {by_path}"
+    names = {path.name for path in solutions}
+    by_name = sorted(path for path in listed if path.rsplit("/", 1)[-1] in names)
+    assert not by_name, f"{tag} carries files named like a reference solution ({sorted(names)}): {by_name}"
+
+    sizes = sorted({path.stat().st_size for path in solutions})
+    size_tests = " -o ".join(f"-size {size}c" for size in sizes)
+    script = f"find / -xdev -type f \\( {size_tests} \\) -exec sha256sum {{}} + 2>/dev/null; true"
+    code, output = images.run_in_image(docker_client, tag, ["sh", "-c", script])
+    assert code == 0, output
+    wanted = {digest: path for path, digest in solutions.items()}
+    copies = sorted(
+        f"{fields[1]} == {wanted[fields[0]].relative_to(REPO_ROOT)}"
+        for fields in (line.split(maxsplit=1) for line in output.splitlines())
+        if len(fields) == 2 and fields[0] in wanted
+    )
+    assert not copies, f"{tag} holds a byte-identical copy of a reference solution: {copies}"
+
+
+def test_tfx_image_holds_only_the_session6_module_files_and_no_labkit(docker_client: Any, tfx_image: str) -> None:
+    """From pipelines/ only what the compiled spec's executors load by path; labkit/ only lived in the build step."""
+    code, output = images.run_in_image(docker_client, tfx_image, ["find", "/opt/labkit/pipelines", "-type", "f"])
+    assert code == 0, output
+    listed = {line.strip() for line in output.splitlines() if line.startswith("/opt/labkit/")}
+    module_dir = "/opt/labkit/pipelines/tfx_penguin"
+    assert listed == {
+        "/opt/labkit/pipelines/__init__.py",
+        f"{module_dir}/__init__.py",
+        f"{module_dir}/preprocessing.py",
+        f"{module_dir}/trainer.py",
+    }
+    spec = (REPO_ROOT / "tests" / "golden" / "tfx-penguin.yaml").read_text()
+    for name in ("preprocessing.py", "trainer.py"):
+        assert f"{module_dir}/{name}" in spec, f"the compiled spec no longer loads {name} from the image"
+    script = "import importlib.util, os; print(importlib.util.find_spec('labkit'), os.path.exists('/tmp/labkit-build'))"
+    code, output = images.run_in_image(docker_client, tfx_image, ["python3", "-c", script])
+    assert code == 0, output
+    assert output.split()[-2:] == ["None", "False"], f"the labkit CLI was left in {tfx_image}: {output}"

@@ -29,6 +29,7 @@ class Context:
     tasks_ran: set[str] = field(default_factory=set)  # component names with an executor_output.json
     evaluation: dict[str, Any] | None = None
     runs: dict[str, RunOutcome] = field(default_factory=dict)  # named runs, when the rubric has them
+    seeded_champion: str = ""  # the version of the champion the grader registered before the runs
 
 
 Outcome = tuple[float, str]
@@ -44,15 +45,23 @@ def kind(name: str) -> Callable[[CheckFunction], CheckFunction]:
     return register
 
 
-def _one(ir: PipelineIR, component: str) -> Task | None:
+def _each(ir: PipelineIR, component: str) -> list[Task]:
+    """Every task that runs ``component``: a check on a kind holds for each of them, not just the first."""
     tasks = ir.by_component(component)
-    return tasks[0] if tasks else None
+    if not tasks:
+        raise LookupError(f"falta el paso {component}")
+    return tasks
 
 
 def _ratio(good: int, total: int, missing: list[str], what: str) -> Outcome:
     if not missing:
         return 1.0, ""
     return (good / total if total else 0.0), f"{what}: {', '.join(missing)}"
+
+
+def _named(task: Task, tasks: list[Task]) -> str:
+    """How feedback names one of several tasks of a kind."""
+    return f"{task.component} ({task.name})" if len(tasks) > 1 else task.component
 
 
 @kind("steps_present")
@@ -65,47 +74,58 @@ def steps_present(ctx: Context, params: dict[str, Any]) -> Outcome:
 
 @kind("runs_after")
 def runs_after(ctx: Context, params: dict[str, Any]) -> Outcome:
-    """``task`` waits for ``after`` (directly or transitively), by data or by ``.after()``."""
+    """Every ``task`` waits for an ``after`` (directly or transitively), by data or by ``.after()``."""
     assert ctx.ir
-    task, before = _one(ctx.ir, params["task"]), _one(ctx.ir, params["after"])
-    if task is None or before is None:
-        return 0.0, f"falta {params['task'] if task is None else params['after']}"
-    if before.name in ctx.ir.ancestors(task):
-        return 1.0, ""
-    return 0.0, f"{params['task']} no espera a {params['after']}"
+    tasks, before = _each(ctx.ir, params["task"]), {t.name for t in _each(ctx.ir, params["after"])}
+    early = [_named(task, tasks) for task in tasks if not before & ctx.ir.ancestors(task)]
+    return _ratio(len(tasks) - len(early), len(tasks), early, f"no esperan a {params['after']}")
 
 
 @kind("input_from")
 def input_from(ctx: Context, params: dict[str, Any]) -> Outcome:
-    """Each listed input of ``task`` is the named output of the named producer component."""
+    """Each listed input of every ``task`` is the named output of the named producer component; with
+    ``producer_parameters: {input: {producer input: pipeline parameter}}``, that producer also reads those
+    pipeline parameters (e.g. split's dataset comes from the ingest of ``batch``, not of ``reference``)."""
     assert ctx.ir
-    task = _one(ctx.ir, params["task"])
-    if task is None:
-        return 0.0, f"falta el paso {params['task']}"
+    tasks = _each(ctx.ir, params["task"])
     wrong = []
-    for input_name, wanted in params["inputs"].items():
-        producer_component, output = wanted.split(".")
-        actual = task.artifact_inputs.get(input_name)
-        producer = ctx.ir.tasks.get(actual[0]) if actual else None
-        if not (producer and producer.component == producer_component and actual and actual[1] == output):
-            got = f"{producer.component}.{actual[1]}" if producer and actual else "nada"
-            wrong.append(f"{input_name} recibe {got} (se espera {wanted})")
-    return _ratio(len(params["inputs"]) - len(wrong), len(params["inputs"]), wrong, params["task"])
+    for task in tasks:
+        for input_name, wanted in params["inputs"].items():
+            producer_component, output = wanted.split(".")
+            actual = task.artifact_inputs.get(input_name)
+            producer = ctx.ir.tasks.get(actual[0]) if actual else None
+            if not (producer and producer.component == producer_component and actual and actual[1] == output):
+                got = f"{producer.component}.{actual[1]}" if producer and actual else "nada"
+                wrong.append(f"{input_name} de {_named(task, tasks)} recibe {got} (se espera {wanted})")
+            elif unwired := _unwired(producer, params.get("producer_parameters", {}).get(input_name, {})):
+                wrong.append(f"{input_name} de {_named(task, tasks)} viene de un {producer_component} que {unwired}")
+    total = len(tasks) * len(params["inputs"])
+    return _ratio(total - len(wrong), total, wrong, params["task"])
+
+
+def _unwired(task: Task, wanted: dict[str, str]) -> str:
+    """What of ``wanted`` (input -> pipeline parameter) ``task`` does not read, or ""."""
+    missing = [
+        f"no lee {parameter} en {input_name}"
+        for input_name, parameter in wanted.items()
+        if task.parameter_inputs.get(input_name, {}).get("componentInputParameter") != parameter
+    ]
+    return ", ".join(missing)
 
 
 @kind("parameter_wired")
 def parameter_wired(ctx: Context, params: dict[str, Any]) -> Outcome:
-    """Each listed input of ``task`` comes from the pipeline parameter of the given name."""
+    """Each listed input of every ``task`` comes from the pipeline parameter of the given name."""
     assert ctx.ir
-    task = _one(ctx.ir, params["task"])
-    if task is None:
-        return 0.0, f"falta el paso {params['task']}"
+    tasks = _each(ctx.ir, params["task"])
     wrong = [
-        f"{input_name} (debería venir del parámetro {parameter})"
+        f"{input_name} de {_named(task, tasks)} (debería venir del parámetro {parameter})"
+        for task in tasks
         for input_name, parameter in params["inputs"].items()
         if task.parameter_inputs.get(input_name, {}).get("componentInputParameter") != parameter
     ]
-    return _ratio(len(params["inputs"]) - len(wrong), len(params["inputs"]), wrong, f"{params['task']} no recibe")
+    total = len(tasks) * len(params["inputs"])
+    return _ratio(total - len(wrong), total, wrong, "no reciben")
 
 
 _TYPES = {"int": "NUMBER_INTEGER", "float": "NUMBER_DOUBLE", "str": "STRING", "bool": "BOOLEAN"}
@@ -130,24 +150,29 @@ def parameters(ctx: Context, params: dict[str, Any]) -> Outcome:
 
 @kind("gated_by")
 def gated_by(ctx: Context, params: dict[str, Any]) -> Outcome:
-    """``task`` runs only inside a dsl.If whose condition reads an output of ``producer``."""
+    """Every ``task`` runs only inside a dsl.If whose condition reads an output of ``producer``.
+
+    The shape only: whether the condition gates on quality is for a behavioural check (``task_skipped`` in a
+    run whose bound cannot be reached)."""
     assert ctx.ir
-    task = _one(ctx.ir, params["task"])
-    if task is None:
-        return 0.0, f"falta el paso {params['task']}"
-    parent = ctx.ir.tasks.get(task.parent) if task.parent else None
+    tasks = _each(ctx.ir, params["task"])
+    ungated = [_named(task, tasks) for task in tasks if not _inside_gate(ctx.ir, task, params["producer"])]
+    what = f"no están dentro de un dsl.If sobre la salida de {params['producer']}"
+    return _ratio(len(tasks) - len(ungated), len(tasks), ungated, what)
+
+
+def _inside_gate(ir: PipelineIR, task: Task, producer: str) -> bool:
+    parent = ir.tasks.get(task.parent) if task.parent else None
     while parent is not None:
-        raw_params = parent.parameter_inputs
         producers = {
             source.get("taskOutputParameter", {}).get("producerTask")
-            for source in raw_params.values()
+            for source in parent.parameter_inputs.values()
             if isinstance(source, dict)
         }
-        producer_components = {ctx.ir.tasks[p].component for p in producers if p in ctx.ir.tasks}
-        if parent.condition and params["producer"] in producer_components:
-            return 1.0, ""
-        parent = ctx.ir.tasks.get(parent.parent) if parent.parent else None
-    return 0.0, f"{params['task']} no está dentro de un dsl.If sobre la salida de {params['producer']}"
+        if parent.condition and producer in {ir.tasks[p].component for p in producers if p in ir.tasks}:
+            return True
+        parent = ir.tasks.get(parent.parent) if parent.parent else None
+    return False
 
 
 def _constant(task: Task, name: str) -> Any:
@@ -190,26 +215,54 @@ def _at_path(value: Any, keys: list[str]) -> list[Any]:
 
 @kind("constant_parameter")
 def constant_parameter(ctx: Context, params: dict[str, Any]) -> Outcome:
-    """A constant input of ``task`` (optionally the values at a dotted ``path`` inside it) ``equals`` a value or
-    is at least ``min``. E.g. SchemaGen's ``exclude_splits``, or the accuracy bound inside the Evaluator's
-    ``eval_config``."""
+    """A constant input of every ``task`` (optionally the values at a dotted ``path`` inside it) ``equals`` a
+    value or is at least ``min``. E.g. SchemaGen's ``exclude_splits``."""
     assert ctx.ir
-    task = _one(ctx.ir, params["task"])
-    if task is None:
-        return 0.0, f"falta el paso {params['task']}"
+    tasks = _each(ctx.ir, params["task"])
+    wrong = [problem for task in tasks if (problem := _constant_problem(task, params, _named(task, tasks)))]
+    return _ratio(len(tasks) - len(wrong), len(tasks), wrong, "constantes")
+
+
+def _constant_problem(task: Task, params: dict[str, Any], name: str) -> str | None:
     try:
         value = _constant(task, params["input"])
     except LookupError as exc:
-        return 0.0, str(exc)
-    where = f"{params['task']}.{params['input']}"
+        return str(exc)
+    where = f"{name}.{params['input']}"
     values = _at_path(value, params["path"].split(".")) if "path" in params else [value]
     if not values:
-        return 0.0, f"{where} no define {params['path']}"
+        return f"{where} no define {params['path']}"
     if "equals" in params and params["equals"] not in values:
-        return 0.0, f"{where} = {json.dumps(values[0])[:80]} (se espera {json.dumps(params['equals'])})"
+        return f"{where} = {json.dumps(values[0])[:80]} (se espera {json.dumps(params['equals'])})"
     if "min" in params and not any(isinstance(v, int | float) and v >= params["min"] for v in values):
-        return 0.0, f"{where}: {json.dumps(values)[:80]} (se espera al menos {params['min']})"
-    return 1.0, ""
+        return f"{where}: {json.dumps(values)[:80]} (se espera al menos {params['min']})"
+    return None
+
+
+@kind("quality_bound")
+def quality_bound(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """Every ``task``'s TFMA ``input`` (an eval_config) bounds one of the quality ``metrics`` from below by at
+    least ``min``. A bound on another metric (say ExampleCount), an upper bound where a lower one belongs, or a
+    bound every model reaches (0.0) lets any model through, so none of them counts."""
+    assert ctx.ir
+    tasks = _each(ctx.ir, params["task"])
+    wrong = []
+    for task in tasks:
+        try:
+            config = _constant(task, params["input"])
+        except LookupError as exc:
+            wrong.append(str(exc))
+            continue
+        bounds = [
+            bound
+            for metric in _at_path(config, ["metrics_specs", "metrics"])
+            if isinstance(metric, dict) and metric.get("class_name") in params["metrics"]
+            for bound in _at_path(metric, ["threshold", "value_threshold", "lower_bound"])
+        ]
+        if not any(isinstance(b, int | float) and not isinstance(b, bool) and b >= params["min"] for b in bounds):
+            found = f"cotas inferiores {json.dumps(bounds)[:60]}" if bounds else "ninguna cota inferior"
+            wrong.append(f"{_named(task, tasks)}: {found} sobre {'/'.join(params['metrics'])} (mínimo {params['min']})")
+    return _ratio(len(tasks) - len(wrong), len(tasks), wrong, "el gate no es de calidad")
 
 
 @kind("backend_accepts")
@@ -292,6 +345,24 @@ def beats_baseline(ctx: Context, params: dict[str, Any]) -> Outcome:
     margin = float(params.get("margin", 0.0))
     verdict = f"accuracy {model:.3f} contra baseline de clase mayoritaria {baseline:.3f}"
     return (1.0 if model > baseline + margin else 0.0), verdict
+
+
+@kind("champion_replacement")
+def champion_replacement(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """With the grader's champion in the registry: the registry changed champion exactly when the challenger
+    beat it (and the baseline) on the test rows of the pipeline's own split."""
+    if ctx.evaluation is None or "replaced" not in ctx.evaluation:
+        raise LookupError("el corrector no sembró un campeón en el registro")
+    replaced, should = bool(ctx.evaluation["replaced"]), bool(ctx.evaluation["should_replace"])
+    duel = (
+        f"challenger {ctx.evaluation['challenger_test_accuracy']:.3f} contra campeón "
+        f"{ctx.evaluation['champion_test_accuracy']:.3f} en el test del lote"
+    )
+    if replaced == should:
+        return 1.0, f"{duel}: {'se reemplazó' if replaced else 'se mantuvo'} el campeón"
+    if replaced:
+        return 0.0, f"{duel}: un challenger que no ganó reemplazó al campeón"
+    return 0.0, f"{duel}: el challenger ganó y no se registró"
 
 
 @kind("stage_ok")

@@ -11,7 +11,6 @@ import json
 import logging
 import re
 import shutil
-import stat
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,11 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-from grading import tfx_grading
 from grading import worker as worker_codes
 from grading.checks import KINDS, Context, RunOutcome
 from grading.datasets import DataFile, expand, write_data
-from grading.ir import IRError, PipelineIR, parse_ir
+from grading.engines import ENGINES, Engine, check_model_folder, heldout_metrics, score
+from grading.ir import IRError, parse_ir
 from grading.rubric import Check, Rubric
 from grading.sandbox import Limits, Sandbox, SandboxRun
 from grading.submission import (
@@ -35,32 +34,16 @@ from grading.submission import (
     SubmissionError,
     digest,
     inside,
-    plain_file,
     read_json_limited,
     read_text_limited,
     submission_id,
     unpack,
 )
-from labkit.paths import REPO_ROOT
 
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b")
-MAX_MODEL_BYTES = 50 * 1024 * 1024
-SCORE_MEMORY_BYTES = 1536 * 1024 * 1024  # reading a lab's model takes ~300 MiB of address space
-SCORE_SECONDS = 30
 LOG_EXCERPT_CHARS = 4000
 MAX_STATUS_BYTES = 20000
 UNREAD_STATUS = "el corrector no leyó el estado de la corrida"
-# What a report says when scoring fails: fixed lines, because the reader's own error text can carry data the
-# model file pointed it at. The detail goes to the grader's log.
-SCORE_ERRORS = {
-    "refused": "el modelo fue rechazado: model.keras apunta a datos fuera de sí mismo (enlaces o almacenamiento "
-    "externo de HDF5, datasets virtuales, o miembros del zip que son enlaces o rutas fuera del archivo)",
-    "unsupported": "el modelo no es una red de capas Dense que el corrector sepa evaluar",
-    "missing": "la carpeta del modelo no tiene model.keras y preprocessing.json como los escribe el paso train",
-    "memory": f"leer el modelo superó {SCORE_MEMORY_BYTES // 2**20} MiB o el tiempo límite",
-    "invalid": "el modelo no se pudo leer: model.keras o preprocessing.json no tienen el formato del paso train",
-}
-SUMMARY_KEYS = ("accuracy", "macro_f1", "baseline_accuracy", "rows")
 log = logging.getLogger(__name__)
 
 
@@ -202,93 +185,6 @@ def _memory_hint(run: SandboxRun, limits: Limits) -> str:
     return ""
 
 
-def _run_folder(out: Path, run: str | None = None) -> Path | None:
-    root = out / "artifacts" if run is None else out / "artifacts" / run
-    if not root.is_dir() or not inside(root, out):
-        return None
-    runs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
-    return runs[0] if len(runs) == 1 else None
-
-
-def _tasks_ran(ir: PipelineIR, run_folder: Path | None) -> set[str]:
-    if run_folder is None:
-        return set()
-    marker = "executor_output.json"
-    return {task.component for task in ir.tasks.values() if plain_file(run_folder / task.name / marker, run_folder)}
-
-
-def _trained_model(ir: PipelineIR, run_folder: Path) -> Path:
-    """The Model artifact of the task that produces a model without consuming one (the training step)."""
-    task, output = ir.trained_output("system.Model")
-    folder = run_folder / task.name / output
-    if not folder.is_dir() or not inside(folder, run_folder):
-        raise LookupError(f"el paso {task.name} no dejó su modelo ({output})")
-    _check_model_folder(folder, f"el modelo de {task.name}")
-    return folder
-
-
-def _check_model_folder(folder: Path, what: str) -> None:
-    """A model folder the submission wrote, before the grader reads it: regular files and folders only (no links,
-    FIFOs or devices), no huge files or zip bombs."""
-    for item in folder.iterdir():
-        mode = item.lstat()
-        plain = stat.S_ISDIR(mode.st_mode) or (stat.S_ISREG(mode.st_mode) and mode.st_nlink == 1)
-        if not plain or not inside(item, folder) or mode.st_size > MAX_MODEL_BYTES:
-            raise LookupError(f"{what} tiene archivos inválidos (enlaces, FIFOs, dispositivos) o demasiado grandes")
-    for name in ("model.keras", "preprocessing.json"):
-        if (folder / name).exists() and not plain_file(folder / name, folder):
-            raise LookupError(f"{what}: {name} no es un archivo común")
-    keras_file = folder / "model.keras"
-    if keras_file.is_file():
-        import zipfile
-
-        try:
-            with zipfile.ZipFile(keras_file) as archive:
-                unpacked = sum(info.file_size for info in archive.infolist())
-        except zipfile.BadZipFile:
-            raise LookupError(f"{what} no es un archivo .keras válido") from None
-        if unpacked > MAX_MODEL_BYTES:  # a zip bomb would be inflated in the grader's memory
-            raise LookupError(f"{what} descomprime a más de {MAX_MODEL_BYTES // 2**20} MiB")
-
-
-def score_heldout(model_dir: Path, visible: pd.DataFrame, held_out: pd.DataFrame) -> dict[str, Any]:
-    """Accuracy/macro-F1 on held-out rows, with the majority-class baseline of the rows the model was given.
-
-    The kit's own ``evaluate_model_dir`` (the numpy reader: the model file is data, never code), run by
-    ``grading/score_keras.py`` in a child process with memory and CPU limits.
-    """
-    import resource
-    import subprocess
-    import sys
-
-    def limits() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (SCORE_MEMORY_BYTES, SCORE_MEMORY_BYTES))
-        resource.setrlimit(resource.RLIMIT_CPU, (SCORE_SECONDS, SCORE_SECONDS))
-
-    with tempfile.TemporaryDirectory(prefix="labkit-score-") as tmp:
-        visible.to_csv(Path(tmp) / "given.csv", index=False)
-        held_out.to_csv(Path(tmp) / "rows.csv", index=False)
-        command = [sys.executable, "-m", "grading.score_keras", "--model", str(model_dir)]
-        command += ["--given", f"{tmp}/given.csv", "--rows", f"{tmp}/rows.csv"]
-        env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "LANG": "C.UTF-8"}
-        try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=2 * SCORE_SECONDS, env=env, cwd=tmp, preexec_fn=limits
-            )
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"leer el modelo tardó más de {2 * SCORE_SECONDS} s") from None
-    try:
-        said = json.loads((done.stdout.strip().splitlines() or ["{}"])[-1])
-    except ValueError:
-        said = {}
-    said = said if isinstance(said, dict) else {}
-    if done.returncode == 0 and all(isinstance(said.get(key), int | float) for key in SUMMARY_KEYS):
-        return {key: said[key] for key in SUMMARY_KEYS}
-    code = "memory" if done.returncode < 0 else str(said.get("error", "invalid"))
-    log.warning("scoring %s failed (%s, exit %s):\n%s", model_dir, code, done.returncode, done.stderr[-4000:])
-    raise RuntimeError(SCORE_ERRORS.get(code, SCORE_ERRORS["invalid"]))
-
-
 def _score(check: Check, ctx: Context, blocked: str | None) -> CheckResult:
     def result(earned: float, feedback: str) -> CheckResult:
         return CheckResult(check.id, check.title, check.stage, check.points, round(earned, 2), check.hidden, feedback)
@@ -313,38 +209,45 @@ def _run_logs(output: str) -> dict[str, str]:
     """The worker's output cut at each named run's banner: run name -> what it printed."""
     marks = list(_RUN_BANNER.finditer(output))
     ends = [m.start() for m in marks[1:]] + [len(output)]
-    return {m.group(1): output[m.start() : end] for m, end in zip(marks, ends, strict=True)}
+    return {m.group(1): output[m.start() : end] for m, end in zip(marks, ends[: len(marks)], strict=True)}
 
 
-def _execute_runs(
-    ctx: Context, rubric: Rubric, run: SandboxRun, status: dict[str, Any], out: Path, limits: Limits
-) -> str:
-    """Each named run's tasks and outcome into ``ctx.runs``; the execute stage, "ok" only if every run finished.
-
-    A run's outcome is the worker's (advisory) status plus the artifacts found; a later run's failure or a
-    timeout does not undo an earlier run that finished.
-    """
+def _execute(
+    ctx: Context, rubric: Rubric, engine: Engine, run: SandboxRun, status: dict[str, Any], out: Path, limits: Limits
+) -> tuple[str, dict[str, Path]]:
+    """(the execute stage, the folder each run left). Each run's tasks and outcome go into ``ctx``: named runs
+    into ``ctx.runs`` (a later run's failure does not undo an earlier run that finished), the only run of a
+    rubric without named runs under the name ""."""
     assert ctx.ir is not None
     reported = status.get("runs") if isinstance(status.get("runs"), dict) else {}
-    logs = _run_logs(run.output)
-    for name in rubric.runs:
-        said = reported.get(name) if isinstance(reported.get(name), dict) else {}
-        folder = _run_folder(out, name)
-        ok = said.get("ok") is True and folder is not None
+    logs = _run_logs(run.output) if rubric.runs else {"": run.output}
+    folders: dict[str, Path] = {}
+    for name in rubric.runs or [""]:
+        folder = engine.run_folder(out, name)
+        if name:
+            said = reported.get(name) if isinstance(reported.get(name), dict) else {}
+            ok = said.get("ok") is True and folder is not None
+        else:
+            said, ok = status, run.exit_code == 0 and status.get("phase") == "ran" and folder is not None
         error = "" if ok else _run_failure(logs.get(name, "")) or str(said.get("error", ""))[:300]
         if not ok and not error:
             error = "no terminó (¿tiempo límite?)" if name in logs else "no llegó a correr"
-        ctx.runs[name] = RunOutcome(_tasks_ran(ctx.ir, folder), ok, error)
-        ctx.tasks_ran |= ctx.runs[name].tasks
+        outcome = RunOutcome(engine.tasks_ran(ctx.ir, folder), ok, error)
+        if name:
+            ctx.runs[name] = outcome
+        ctx.tasks_ran |= outcome.tasks
+        if folder is not None:
+            folders[name] = folder
     ctx.ran = run.exit_code == 0 and status.get("phase") == "ran" and all(r.ok for r in ctx.runs.values())
     if stopped := _stopped(run, limits):
-        return stopped
+        return stopped, folders
     failed = next((name for name, outcome in ctx.runs.items() if not outcome.ok), None)
     if failed is not None:
-        return f"la corrida {failed!r} falló: {ctx.runs[failed].error}{_memory_hint(run, limits)}"[:500]
+        return f"la corrida {failed!r} falló: {ctx.runs[failed].error}{_memory_hint(run, limits)}"[:500], folders
     if not ctx.ran:
-        return f"la corrida falló: {str(status.get('error', ''))[:300] or f'código de salida {run.exit_code}'}"
-    return "ok"
+        error = _run_failure(run.output) or str(status.get("error", ""))[:300] or f"código de salida {run.exit_code}"
+        return f"la corrida falló: {error}{_memory_hint(run, limits)}"[:500], folders
+    return "ok", folders
 
 
 def _registry_champion(registry: Path, out: Path, model_name: str) -> tuple[str, Path]:
@@ -364,30 +267,109 @@ def _registry_champion(registry: Path, out: Path, model_name: str) -> tuple[str,
     folder = root / version
     if not _VERSION.match(version) or not folder.is_dir() or not inside(folder, root):
         raise LookupError(f"el puntero {CHAMPION_FILE} no nombra una versión del registro ({version[:20]!r})")
-    _check_model_folder(folder, f"el campeón {version}")
+    check_model_folder(folder, f"el campeón {version}")
     return version, folder
+
+
+def _registry_path(champion: dict[str, Any], out: Path) -> Path:
+    return Path(expand(str(champion["registry"]), {"data": out.parent / "data", "out": out}))
+
+
+def _seed_champion(champion: dict[str, Any], out: Path, files: dict[str, DataFile]) -> str:
+    """Register the grader's champion before the runs (see ``grading.champion``); its version."""
+    from grading.champion import seed_registry
+
+    registry = _registry_path(champion, out)
+    registry.mkdir(parents=True, exist_ok=True)
+    return seed_registry(registry, str(champion.get("model_name", "penguins")), files[champion["seed"]].given)
 
 
 def _score_champion(
     ctx: Context,
-    rubric: Rubric,
+    champion: dict[str, Any],
+    engine: Engine,
+    sandbox: Sandbox,
     out: Path,
+    folders: dict[str, Path],
+    files: dict[str, DataFile],
+    given: tuple[pd.DataFrame, pd.DataFrame],
+) -> dict[str, Any]:
+    """The held-out metrics of the registry's champion.
+
+    With a seeded registry, also whether the registry did what the comparison says: the grader compares the
+    challenger the pipeline trained with its own champion on the test rows the pipeline's split makes, as the
+    kit's compare_models does. While the grader's champion stays, the metrics are the challenger's (the
+    pipeline's own work)."""
+    from components.common.inference import load_dense_network
+    from components.common.schema import LABEL
+    from components.split.logic import stratified_split
+
+    assert ctx.ir is not None
+    visible, held_out = given
+    if heldout_file := champion.get("heldout"):
+        visible, held_out = files[heldout_file].given, files[heldout_file].held_out
+    name = str(champion.get("model_name", "penguins"))
+    version, model = _registry_champion(_registry_path(champion, out), out, name)
+    if not (seeded := ctx.seeded_champion):
+        return {**score(engine, sandbox, model, visible, held_out), "champion": version}
+    challenger = champion["challenger"]
+    folder = folders.get(str(challenger.get("run", "")))
+    if folder is None:
+        raise LookupError(f"la corrida {challenger.get('run')!r} no dejó artefactos")
+    task, output = ctx.ir.shipped(challenger["task"], challenger["input"], challenger["trained_by"])
+    challenger_model = engine.model_folder(folder, task, output)
+    train, test = stratified_split(
+        files[champion["seed"]].given, test_fraction=float(challenger["test_fraction"]), seed=int(challenger["seed"])
+    )
+    features = test.drop(columns=[LABEL])
+    on_test = heldout_metrics(engine.predict(sandbox, challenger_model, features), train, test)
+    seed_model = _registry_path(champion, out) / name / seeded  # the grader's own file: read in process
+    seeded_on_test = heldout_metrics(load_dense_network(seed_model).predict(features), train, test)
+    should_replace = (
+        on_test["accuracy"] > on_test["baseline_accuracy"]
+        and on_test["accuracy"] > seeded_on_test["accuracy"] + float(challenger.get("min_improvement", 0.0))
+    )
+    scored = model if version != seeded else challenger_model
+    return {
+        **score(engine, sandbox, scored, visible, held_out),
+        "champion": version,
+        "replaced": version != seeded,
+        "should_replace": should_replace,
+        "challenger_test_accuracy": on_test["accuracy"],
+        "champion_test_accuracy": seeded_on_test["accuracy"],
+    }
+
+
+def _score_shipped(
+    ctx: Context,
+    rubric: Rubric,
+    engine: Engine,
+    sandbox: Sandbox,
+    out: Path,
+    folders: dict[str, Path],
     files: dict[str, DataFile],
     visible: pd.DataFrame,
     held_out: pd.DataFrame,
 ) -> str:
-    """Score the registry's champion on held-out rows into ``ctx.evaluation``; the metrics stage."""
-    if not rubric.champion:
-        return "la rúbrica no dice qué modelo evaluar"
-    registry = Path(expand(str(rubric.champion["registry"]), {"data": out.parent / "data", "out": out}))
-    given, rows = visible, held_out
-    if rubric.champion.get("heldout"):
-        given, rows = files[rubric.champion["heldout"]].given, files[rubric.champion["heldout"]].held_out
+    """Score the model the pipeline ships on held-out rows into ``ctx.evaluation``; the metrics stage.
+
+    The shipped model is the registry's champion (``rubric.champion``, see ``_score_champion``) or the model a
+    task such as push receives (``rubric.shipped``), which must come from the training step of the same run.
+    """
+    assert ctx.ir is not None
     try:
-        version, folder = _registry_champion(registry, out, str(rubric.champion.get("model_name", "penguins")))
-        ctx.evaluation = {**score_heldout(folder, given, rows), "champion": version}
+        if rubric.champion:
+            given = (visible, held_out)
+            ctx.evaluation = _score_champion(ctx, rubric.champion, engine, sandbox, out, folders, files, given)
+            return "ok"
+        shipped = rubric.shipped
+        folder = folders.get(str(shipped.get("run", "")))
+        if folder is None:
+            return "la corrida no dejó artefactos"
+        task, output = ctx.ir.shipped(shipped["task"], shipped["input"], shipped["trained_by"])
+        ctx.evaluation = score(engine, sandbox, engine.model_folder(folder, task, output), visible, held_out)
     except Exception as exc:
-        return f"no se pudo evaluar el campeón en datos reservados: {exc}"[:300]
+        return f"no se pudo evaluar en datos reservados el modelo que publica el pipeline: {exc}"[:300]
     return "ok"
 
 
@@ -417,7 +399,7 @@ def grade(
         raise ValueError(f"rubric uses unknown check kinds {sorted(unknown)}; known: {sorted(KINDS)}")
     if rubric.engine not in sandbox.engines:
         raise ValueError(f"the {sandbox.name} sandbox cannot run {rubric.engine} labs (session {rubric.session})")
-    tfx = rubric.engine == "tfx"
+    engine = ENGINES[rubric.engine]
     scratch = Path(tempfile.mkdtemp(prefix="labkit-grade-"))
     scratch.chmod(0o755)  # the sandbox user (nobody) must reach data/ and submission/
     stages: dict[str, str] = {}
@@ -438,25 +420,20 @@ def grade(
             data.mkdir()
             files = write_data(rubric.data, data, visible, held_out, rubric.heldout_seed)
             places = {"data": data, "out": scratch / "out"}  # the docker sandbox maps both into /scratch
-            if tfx:
-                arguments = dict(rubric.run_arguments)
-                data_args = ["--data", str(tfx_grading.write_tfx_data(data, visible, rubric.heldout_seed))]
-            else:
-                visible.to_csv(data / "visible.csv", index=False)
-                arguments = {"source": str(data / "visible.csv"), **expand(rubric.run_arguments, places)}
-                data_args = []
-            worker_args = ["--function", rubric.function, "--args", json.dumps(arguments), *data_args]
+            arguments = expand(rubric.run_arguments, places)
+            run_args = ["--args", json.dumps(arguments), *engine.worker_data(data, visible, rubric.heldout_seed)]
             if rubric.runs:
                 runs = {name: expand({**rubric.run_arguments, **given}, places) for name, given in rubric.runs.items()}
-                worker_args += ["--runs", json.dumps(runs)]
-            run = sandbox.run_worker(submission, scratch, worker_args, limits)
+                run_args += ["--runs", json.dumps(runs)]
+            first_call = ["--function", rubric.function, *([] if engine.runs_compiled_ir else run_args)]
+            run = sandbox.run_worker(submission, scratch, first_call, limits)
             out = scratch / "out"
             status = _status(out)
             why = _why_not_loaded(run, status, limits)
             if why:
                 stages["load"] = why
             elif run.exit_code == worker_codes.EXIT_NO_FUNCTION:
-                what = "una función" if tfx else "un @dsl.pipeline"
+                what = "un @dsl.pipeline" if engine.runs_compiled_ir else "una función"
                 stages["load"] = f"pipeline.py no define {what} llamado {rubric.function!r}"
         if "load" not in stages:
             stages["load"] = "ok"
@@ -469,41 +446,22 @@ def grade(
                     stages["compile"] = "ok"
                 except IRError as exc:
                     stages["compile"] = str(exc)
-        if stages.get("compile") == "ok" and rubric.runs:
-            assert run is not None
-            stages["static"] = "ok"
-            stages["execute"] = _execute_runs(ctx, rubric, run, status, out, limits)
-            stages["metrics"] = _score_champion(ctx, rubric, out, files, visible, held_out)
-            if stages["execute"] != "ok" and stages["metrics"] == "ok":
-                notes.append("a run failed; the champion in the registry was still scored")
-        elif stages.get("compile") == "ok":
+        if stages.get("compile") == "ok":
             assert run is not None and ctx.ir is not None
             stages["static"] = "ok"
-            run_folder = tfx_grading.run_folder(out) if tfx else _run_folder(out)
-            ctx.tasks_ran = (tfx_grading.tasks_ran if tfx else _tasks_ran)(ctx.ir, run_folder)
-            if stopped := _stopped(run, limits):
-                stages["execute"] = stopped
-            elif run.exit_code != 0 or status.get("phase") != "ran" or run_folder is None:
-                error = _run_failure(run.output) or str(status.get("error", ""))[:300]
-                error = error or f"código de salida {run.exit_code}"
-                stages["execute"] = f"la corrida falló: {error}{_memory_hint(run, limits)}"
-            else:
-                stages["execute"] = "ok"
-                ctx.ran = True
-            if run_folder is not None:
-                try:
-                    if tfx:
-                        model = tfx_grading.trained_model(ctx.ir, run_folder)
-                        ctx.evaluation = tfx_grading.score_saved_model(sandbox, model, visible, held_out)
-                    else:
-                        ctx.evaluation = score_heldout(_trained_model(ctx.ir, run_folder), visible, held_out)
-                    stages["metrics"] = "ok"
-                except Exception as exc:
-                    stages["metrics"] = f"no se pudo evaluar el modelo en datos reservados: {exc}"[:300]
-            else:
-                stages["metrics"] = "la corrida no dejó artefactos"
-            if stages["execute"] != "ok" and stages.get("metrics") == "ok":
-                notes.append("the run failed after training; the trained model was still scored")
+            if engine.runs_compiled_ir:
+                # The run executes the IR the grader read, in a fresh sandbox that never imports pipeline.py:
+                # the static checks and the run see one pipeline, and the first process left nothing behind.
+                (data / "pipeline.yaml").write_text(ctx.ir.text)
+                out.rename(scratch / "compiled")
+                if rubric.champion.get("seed"):
+                    ctx.seeded_champion = _seed_champion(rubric.champion, out, files)
+                run = sandbox.run_worker(submission, scratch, ["--ir", str(data / "pipeline.yaml"), *run_args], limits)
+                status = _status(out)
+            stages["execute"], folders = _execute(ctx, rubric, engine, run, status, out, limits)
+            stages["metrics"] = _score_shipped(ctx, rubric, engine, sandbox, out, folders, files, visible, held_out)
+            if stages["execute"] != "ok" and stages["metrics"] == "ok":
+                notes.append("a run failed; the model the pipeline ships was still scored")
     finally:
         if keep_scratch is not None:
             try:  # FIFOs and devices the submission left cannot be copied; the rest still is

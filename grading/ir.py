@@ -1,7 +1,7 @@
 """Read a compiled pipeline (KFP IR YAML) as data: tasks, the component behind each, edges, gates, parameters.
 
-The IR is parsed with ``yaml.safe_load`` and never executed. Tasks are identified by the component they run
-(``comp-train``, ``comp-train-2`` -> ``train``), not by display names a submission can choose freely.
+The IR is parsed with ``yaml.safe_load`` and never executed. Tasks are identified by what their executor runs
+(``grading.identity``), not by the task or component names a submission chooses freely.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from grading.identity import OWN, role_of
 from grading.submission import MissingFile, RefusedFile, read_text_limited
 
 MAX_IR_BYTES = 2 * 1024 * 1024
@@ -23,21 +24,10 @@ class IRError(ValueError):
     pass
 
 
-def type_title(artifact: dict[str, Any]) -> str | None:
-    """An artifact definition's type: kfp writes ``schemaTitle``, TFX an ``instanceSchema`` with a ``title:``."""
-    artifact_type = artifact.get("artifactType", {})
-    if "schemaTitle" in artifact_type:
-        return artifact_type["schemaTitle"]
-    for line in str(artifact_type.get("instanceSchema", "")).splitlines():
-        if line.startswith("title:"):
-            return line.removeprefix("title:").strip()
-    return None
-
-
 @dataclass
 class Task:
     name: str  # the task key in its DAG
-    component: str  # e.g. "train"
+    component: str  # its role: a kit component ("train"), a TFX class ("Trainer"), or "own:<name>"
     component_ref: str  # e.g. "comp-train"
     parent: str | None  # the condition task name when inside a dsl.If
     depends_on: set[str] = field(default_factory=set)
@@ -51,35 +41,28 @@ class PipelineIR:
     spec: dict[str, Any]
     tasks: dict[str, Task]
     parameters: dict[str, dict[str, Any]]
+    text: str = ""  # the YAML it was read from: what the grader runs is exactly what it checked
 
     def by_component(self, component: str) -> list[Task]:
         return [task for task in self.tasks.values() if task.component == component]
 
-    def output_type(self, task: Task, output: str) -> str | None:
-        component = self.spec.get("components", {}).get(task.component_ref, {})
-        return type_title(component.get("outputDefinitions", {}).get("artifacts", {}).get(output, {}))
-
-    def artifact_outputs_of_type(self, schema_title: str) -> list[tuple[Task, str]]:
-        found = []
-        for task in self.tasks.values():
-            component = self.spec.get("components", {}).get(task.component_ref, {})
-            for name, artifact in component.get("outputDefinitions", {}).get("artifacts", {}).items():
-                if type_title(artifact) == schema_title:
-                    found.append((task, name))
-        return found
-
-    def consumes_type(self, task: Task, schema_title: str) -> bool:
-        component = self.spec.get("components", {}).get(task.component_ref, {})
-        inputs = component.get("inputDefinitions", {}).get("artifacts", {})
-        return any(type_title(artifact) == schema_title for artifact in inputs.values())
-
-    def trained_output(self, schema_title: str) -> tuple[Task, str]:
-        """(task, output) of the first task producing a ``schema_title`` artifact without consuming one: the
-        training step, not a pusher or evaluator that passes a model on."""
-        for task, output in self.artifact_outputs_of_type(schema_title):
-            if not self.consumes_type(task, schema_title):
-                return task, output
-        raise LookupError("el pipeline no produce ningún artefacto de tipo Model")
+    def shipped(self, task: str, input_name: str, trained_by: str) -> tuple[Task, str]:
+        """(producer, output) of the model every ``task`` (e.g. push) ships in its ``input_name``, which must be
+        trained in the pipeline by a ``trained_by`` task: not imported, copied in, or produced by anything else."""
+        ships = self.by_component(task)
+        if not ships:
+            raise LookupError(f"el pipeline no publica ningún modelo: falta el paso {task}")
+        sources = {ship.artifact_inputs.get(input_name) for ship in ships}
+        if None in sources:
+            raise LookupError(f"{task} no recibe {input_name} de otro paso")
+        if len(sources) > 1:
+            raise LookupError(f"los pasos {task} publican modelos distintos")
+        producer_name, output = next(source for source in sources if source is not None)
+        producer = self.tasks.get(producer_name)
+        if producer is None or producer.component != trained_by:
+            origin = producer.component if producer else producer_name
+            raise LookupError(f"el modelo que publica {task} no sale de {trained_by} (sale de {origin})")
+        return producer, output
 
     def ancestors(self, task: Task) -> set[str]:
         seen: set[str] = set()
@@ -93,8 +76,12 @@ class PipelineIR:
         return seen
 
 
-def _component_name(ref: str) -> str:
-    return _COMPONENT_SUFFIX.sub("", ref.removeprefix("comp-"))
+def _component_name(spec: dict[str, Any], ref: str) -> str:
+    """The task's role (see ``grading.identity``); a sub-DAG (a dsl.If or ParallelFor group) keeps its name."""
+    name = _COMPONENT_SUFFIX.sub("", ref.removeprefix("comp-"))
+    if "executorLabel" not in spec.get("components", {}).get(ref, {}):
+        return name
+    return role_of(spec, ref) or f"{OWN}{name}"
 
 
 def _walk(spec: dict[str, Any], dag: dict[str, Any], parent: str | None, tasks: dict[str, Task], depth: int) -> None:
@@ -106,7 +93,7 @@ def _walk(spec: dict[str, Any], dag: dict[str, Any], parent: str | None, tasks: 
         inputs = raw.get("inputs", {})
         task = Task(
             name=str(name),  # YAML keys can be numbers; task names become paths
-            component=_component_name(ref),
+            component=_component_name(spec, ref),
             component_ref=ref,
             parent=parent,
             depends_on=set(raw.get("dependentTasks") or []),
@@ -182,4 +169,4 @@ def parse_ir(path: Path, root: Path | None = None) -> PipelineIR:
         parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {}) or {}
     except (AttributeError, KeyError, TypeError) as exc:
         raise IRError(f"the compiled pipeline is malformed: {type(exc).__name__}: {str(exc)[:200]}") from None
-    return PipelineIR(spec=spec, tasks=tasks, parameters=parameters)
+    return PipelineIR(spec=spec, tasks=tasks, parameters=parameters, text=text)

@@ -55,6 +55,8 @@ class Rubric:
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # files written into {data}
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # named runs, in order, in ONE sandbox call
     champion: dict[str, Any] = field(default_factory=dict)  # registry whose champion the grader scores
+    # Or the model a task ships: {task: push, input: model, trained_by: train, run: main}, see PipelineIR.shipped
+    shipped: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_points(self) -> float:
@@ -126,7 +128,8 @@ def load_rubric(lab: Lab, include_hidden: bool = True) -> Rubric:
 
 
 RUN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-CHAMPION_KEYS = {"registry", "model_name", "heldout"}
+CHAMPION_KEYS = {"registry", "model_name", "heldout", "seed", "challenger"}
+SHIPPED_KEYS = {"task", "input", "trained_by", "run"}
 
 
 def _run_settings(settings: dict[str, Any], source: Path) -> dict[str, Any]:
@@ -136,16 +139,25 @@ def _run_settings(settings: dict[str, Any], source: Path) -> dict[str, Any]:
     data = dict(settings.get("data") or {})
     runs = {str(name): dict(arguments or {}) for name, arguments in (settings.get("runs") or {}).items()}
     champion = dict(settings.get("champion") or {})
+    shipped = dict(settings.get("shipped") or {})
     problems = [problem for name, spec in data.items() if (problem := check_spec(name, spec))]
     problems += [f"run name {name!r} must match {RUN_NAME.pattern}" for name in runs if not RUN_NAME.match(name)]
     if set(champion) - CHAMPION_KEYS or (champion and "registry" not in champion):
         problems.append(f"champion needs registry and may have only {sorted(CHAMPION_KEYS)}")
+    if champion.get("seed") not in (None, *data) or bool(champion.get("seed")) != bool(champion.get("challenger")):
+        problems.append("champion.seed names a data file and comes with champion.challenger (which model competes)")
     if champion.get("heldout") not in (None, *data):
         problems.append(f"champion.heldout {champion['heldout']!r} is not one of the data files {sorted(data)}")
     if champion and not runs:
         problems.append("champion needs named runs: the registry is written by them")
+    if bool(champion) == bool(shipped):
+        problems.append("say which model is scored: either champion (a registry) or shipped (a task's input)")
+    if shipped and (set(shipped) - SHIPPED_KEYS or not {"task", "input", "trained_by"} <= set(shipped)):
+        problems.append(f"shipped needs task, input and trained_by, and may have only {sorted(SHIPPED_KEYS)}")
+    if shipped.get("run", "") not in ("", *runs) or (runs and shipped and "run" not in shipped):
+        problems.append("shipped.run must name one of the runs (and is needed when there are runs)")
     unknown = check_placeholders([settings.get("run_arguments"), runs, champion])
     problems += [f"unknown placeholder {{{name}}}: use {{data}} or {{out}}" for name in unknown]
     if problems:
         raise RubricError(f"{source} grading settings: " + "; ".join(problems))
-    return {"data": data, "runs": runs, "champion": champion}
+    return {"data": data, "runs": runs, "champion": champion, "shipped": shipped}

@@ -1,9 +1,14 @@
-"""Runs in a child process of the grader: score a Keras model folder on held-out rows and print JSON.
+"""Runs apart from the grader: predict held-out rows with a submission's Keras model and print the classes.
 
-The numpy reader (``components.common.inference``) executes nothing from a model file, but it still parses
-the JSON and HDF5 a submission wrote, and an HDF5 dataset can be tiny on disk and gigabytes once read. So
-``grading.grader.score_heldout`` runs this with memory and CPU limits: a crafted file costs the submission
-its metrics, never the grader its process.
+Executed as a script (``python -I score_keras.py --model DIR --features CSV``), never imported by the grader:
+in a fresh container of the components image when grading in Docker, else as a child process with memory and
+CPU limits. It gets the model and the held-out *features* only; the grader keeps the labels.
+
+The numpy reader (``components.common.inference``) executes nothing from a model file, but it parses the JSON
+and HDF5 a submission wrote: an HDF5 dataset can be tiny on disk and gigabytes once read, and a model can
+declare any columns. So the model must use the kit's schema (its feature columns, its three classes), and a
+failure prints only a code (``LABKIT-ERROR code``), never the reader's text, which can carry what the file
+pointed at.
 """
 
 from __future__ import annotations
@@ -15,20 +20,26 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+PREDICTIONS = "LABKIT-PREDICTIONS "
 
-def heldout_summary(evaluation: Any, rows: int) -> dict[str, Any]:
-    """What a grade reports of a ``components.evaluate.logic.Evaluation`` on held-out rows."""
-    return {
-        "accuracy": round(evaluation.accuracy, 4),
-        "macro_f1": round(evaluation.macro_f1, 4),
-        "baseline_accuracy": round(evaluation.baseline_accuracy, 4),
-        "rows": rows,
-    }
+
+def schema_problem(preprocessing: dict[str, Any]) -> str | None:
+    """Why a model's preprocessing is not the kit's schema, or None: only feature columns, the kit's classes."""
+    from components.common.schema import CATEGORICAL_FEATURES, CLASSES, NUMERIC_FEATURES
+
+    numeric, categorical = preprocessing.get("numeric"), preprocessing.get("categorical")
+    if not isinstance(numeric, dict) or not isinstance(categorical, dict):
+        return "numeric and categorical must be objects"
+    if not set(numeric) <= set(NUMERIC_FEATURES) or not set(categorical) <= set(CATEGORICAL_FEATURES):
+        return "columns outside the kit's features"
+    if any(not isinstance(v, list) or not set(v) <= set(CATEGORICAL_FEATURES[k]) for k, v in categorical.items()):
+        return "categories outside the kit's schema"
+    if preprocessing.get("classes") != list(CLASSES):
+        return "classes are not the kit's"
+    return None
 
 
 def error_code(exc: BaseException) -> str:
-    """The kind of failure, the only thing about it the grader may show: error text can carry whatever the model
-    file made the reader read (see ``components.common.inference.RefusedModelError``)."""
     from components.common.inference import RefusedModelError, UnsupportedModelError
 
     kinds = ((RefusedModelError, "refused"), (UnsupportedModelError, "unsupported"), (FileNotFoundError, "missing"))
@@ -38,22 +49,29 @@ def error_code(exc: BaseException) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True, type=Path)
-    parser.add_argument("--given", required=True, type=Path, help="CSV of the rows the model was trained from")
-    parser.add_argument("--rows", required=True, type=Path, help="CSV of the held-out rows to score")
+    parser.add_argument("--features", required=True, type=Path, help="CSV of held-out features, no label column")
+    parser.add_argument("--kit", default="", help="folder holding the kit's components package")
     ns = parser.parse_args(argv)
+    if ns.kit:
+        sys.path.insert(0, ns.kit)
 
     import pandas as pd
 
-    from components.evaluate.logic import evaluate_model_dir
+    from components.common.inference import load_dense_network
 
-    rows = pd.read_csv(ns.rows)
+    features = pd.read_csv(ns.features)
     try:
-        result = evaluate_model_dir(ns.model, pd.read_csv(ns.given), rows, threshold=0.0)
+        network = load_dense_network(ns.model)
+        if problem := schema_problem(network.preprocessing):
+            print(f"the model's preprocessing.json: {problem}", file=sys.stderr)
+            print("LABKIT-ERROR schema")
+            return 3
+        predictions = network.predict(features)
     except Exception as exc:
-        traceback.print_exc()  # stderr: the grader's log, never a report
-        print(json.dumps({"error": error_code(exc)}))
+        traceback.print_exc()  # the grader's log, never a report
+        print(f"LABKIT-ERROR {error_code(exc)}")
         return 3
-    print(json.dumps(heldout_summary(result, len(rows))))
+    print(PREDICTIONS + json.dumps([int(value) for value in predictions]), flush=True)
     return 0
 
 

@@ -56,7 +56,8 @@ def _each(ir: PipelineIR, component: str) -> list[Task]:
 def _ratio(good: int, total: int, missing: list[str], what: str) -> Outcome:
     if not missing:
         return 1.0, ""
-    return (good / total if total else 0.0), f"{what}: {', '.join(missing)}"
+    joined = ", ".join(missing)
+    return (good / total if total else 0.0), f"{what}: {joined}" if what else joined
 
 
 def _named(task: Task, tasks: list[Task]) -> str:
@@ -220,7 +221,7 @@ def constant_parameter(ctx: Context, params: dict[str, Any]) -> Outcome:
     assert ctx.ir
     tasks = _each(ctx.ir, params["task"])
     wrong = [problem for task in tasks if (problem := _constant_problem(task, params, _named(task, tasks)))]
-    return _ratio(len(tasks) - len(wrong), len(tasks), wrong, "constantes")
+    return _ratio(len(tasks) - len(wrong), len(tasks), wrong, "")
 
 
 def _constant_problem(task: Task, params: dict[str, Any], name: str) -> str | None:
@@ -262,7 +263,7 @@ def quality_bound(ctx: Context, params: dict[str, Any]) -> Outcome:
         if not any(isinstance(b, int | float) and not isinstance(b, bool) and b >= params["min"] for b in bounds):
             found = f"cotas inferiores {json.dumps(bounds)[:60]}" if bounds else "ninguna cota inferior"
             wrong.append(f"{_named(task, tasks)}: {found} sobre {'/'.join(params['metrics'])} (mínimo {params['min']})")
-    return _ratio(len(tasks) - len(wrong), len(tasks), wrong, "el gate no es de calidad")
+    return _ratio(len(tasks) - len(wrong), len(tasks), wrong, "")
 
 
 @kind("backend_accepts")
@@ -351,6 +352,8 @@ def beats_baseline(ctx: Context, params: dict[str, Any]) -> Outcome:
 def champion_replacement(ctx: Context, params: dict[str, Any]) -> Outcome:
     """With the grader's champion in the registry: the registry changed champion exactly when the challenger
     beat it (and the baseline) on the test rows of the pipeline's own split."""
+    if ctx.evaluation is not None and ctx.evaluation.get("replaced_earlier"):
+        return 1.0, "una corrida anterior ya había registrado un modelo: esta comparación no se juzga"
     if ctx.evaluation is None or "replaced" not in ctx.evaluation:
         raise LookupError("el corrector no sembró un campeón en el registro")
     replaced, should = bool(ctx.evaluation["replaced"]), bool(ctx.evaluation["should_replace"])

@@ -46,7 +46,6 @@ SCORE_ERRORS = {
     "especies): el corrector le da solo features, nunca la especie",
     "unsupported": "el modelo no es una red de capas Dense que el corrector sepa evaluar",
     "missing": "la carpeta del modelo no tiene model.keras y preprocessing.json como los escribe el paso train",
-    "memory": "leer el modelo superó el límite de memoria o de tiempo",
     "invalid": "el modelo no se pudo leer: model.keras o preprocessing.json no tienen el formato del paso train",
     "predict": "el modelo no pudo predecir los datos reservados (el detalle queda en el registro del corrector)",
 }
@@ -114,7 +113,7 @@ def _predictions(output: str, rows: int) -> np.ndarray | None:
 def _error_code(output: str) -> str:
     """The scorer's last ``LABKIT-ERROR code`` line: the only thing about a failure a report may show."""
     codes = [line.split()[-1] for line in output.splitlines() if line.startswith("LABKIT-ERROR ")]
-    return codes[-1] if codes and codes[-1] in SCORE_ERRORS else "predict"
+    return codes[-1] if codes and (codes[-1] in SCORE_ERRORS or codes[-1] == "memory") else "predict"
 
 
 def _in_container(
@@ -134,6 +133,8 @@ def _failed(model: Path, output: str, code: int | None, timed_out: bool, limits:
     if timed_out:
         return RuntimeError(f"el modelo tardó más de {limits.wall_seconds:.0f} s en predecir los datos reservados")
     error = "memory" if code is not None and code < 0 else _error_code(output)
+    if error == "memory":
+        return RuntimeError(f"leer el modelo superó {limits.memory_mb} MiB o {limits.wall_seconds:.0f} s")
     return RuntimeError(SCORE_ERRORS[error])
 
 

@@ -231,7 +231,8 @@ def _execute(
             said, ok = status, run.exit_code == 0 and status.get("phase") == "ran" and folder is not None
         error = "" if ok else _run_failure(logs.get(name, "")) or str(said.get("error", ""))[:300]
         if not ok and not error:
-            error = "no terminó (¿tiempo límite?)" if name in logs else "no llegó a correr"
+            unread = str(status.get("error", "")) if str(status.get("error", "")).startswith(UNREAD_STATUS) else ""
+            error = unread or ("no terminó (¿tiempo límite?)" if name in logs else "no llegó a correr")
         outcome = RunOutcome(engine.tasks_ran(ctx.ir, folder), ok, error)
         if name:
             ctx.runs[name] = outcome
@@ -330,6 +331,10 @@ def _score_champion(
         and on_test["accuracy"] > seeded_on_test["accuracy"] + float(challenger.get("min_improvement", 0.0))
     )
     scored = model if version != seeded else challenger_model
+    earlier = list(ctx.runs)[: list(ctx.runs).index(challenger["run"])] if challenger["run"] in ctx.runs else []
+    if any(challenger["registered_by"] in ctx.runs[run].tasks for run in earlier):
+        # An earlier run already replaced the grader's champion: the duel above is not the one the run had.
+        return {**score(engine, sandbox, model, visible, held_out), "champion": version, "replaced_earlier": True}
     return {
         **score(engine, sandbox, scored, visible, held_out),
         "champion": version,

@@ -11,43 +11,51 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 from kfp import compiler
 
-from components.common.features import encode_features, fit_preprocessing
-from components.common.schema import CLASSES, LABEL
+from grading.champion import write_linear_model
+from grading.engines import ENGINES, score
 from grading.grader import heldout_split
 from grading.ir import parse_ir
 from grading.rubric import Rubric
 from grading.sandbox import Limits, SandboxRun
 from labkit.labs import get_lab
 from labkit.registry import PipelineEntry
-from tests.grading.session7 import write_dense_model
 
 RUN = "training-2026-01-01-00-00-00-000000"
-MODEL = f"artifacts/{RUN}/train/model"
+MAIN = f"artifacts/main/{RUN}"
+MODEL = f"{MAIN}/train/model"
+
+
+def score_heldout(model: Path, visible: pd.DataFrame, held_out: pd.DataFrame) -> dict:
+    """Held-out metrics of a Keras model folder as the subprocess fallback scores them."""
+    return score(ENGINES["kfp"], None, model, visible, held_out)
 
 
 def record_session5_run(folder: Path, rubric: Rubric) -> Path:
-    """The ``out`` folder of a good session-5 run: the reference's IR, a task marker each, a working model."""
+    """The ``out`` folder of a good session-5 grading: the reference's IR, and each named run's task markers
+    (the gate_closed run never reaches push), a working model in the main run."""
     folder.mkdir(parents=True)
     entry = PipelineEntry.from_file(get_lab(5).solution, "training_pipeline", session=5)
     compiler.Compiler().compile(entry.load(), package_path=str(folder / "pipeline.yaml"))
-    (folder / "status.json").write_text(json.dumps({"phase": "ran"}))
-    for task in parse_ir(folder / "pipeline.yaml").tasks:
-        (folder / "artifacts" / RUN / task).mkdir(parents=True, exist_ok=True)
-        (folder / "artifacts" / RUN / task / "executor_output.json").write_text("{}")
+    runs = {name: {"ok": True} for name in rubric.runs}
+    (folder / "status.json").write_text(json.dumps({"phase": "ran", "runs": runs}))
+    for run in rubric.runs:
+        for task in parse_ir(folder / "pipeline.yaml").tasks:
+            if run != "main" and task == "push":
+                continue
+            (folder / "artifacts" / run / RUN / task).mkdir(parents=True, exist_ok=True)
+            (folder / "artifacts" / run / RUN / task / "executor_output.json").write_text("{}")
     visible, _ = heldout_split(rubric.heldout_fraction, rubric.heldout_seed)
-    preprocessing = fit_preprocessing(visible)
-    features = encode_features(visible, preprocessing).astype(np.float64)
-    targets = np.eye(len(CLASSES))[visible[LABEL].map({c: i for i, c in enumerate(CLASSES)}).to_numpy()]
-    solution = np.linalg.lstsq(np.hstack([features, np.ones((len(features), 1))]), targets, rcond=None)[0]
-    write_dense_model(folder / MODEL, 10 * solution[:-1], 10 * solution[-1], preprocessing)
+    write_linear_model(folder / MODEL, visible)
     return folder
 
 
 class ReplaySandbox:
-    """Copies ``recorded`` into the scratch ``out`` folder, lets ``tamper`` change it, reports a clean exit."""
+    """Copies ``recorded`` into the scratch ``out`` folder, lets ``tamper`` change it, reports a clean exit.
+
+    The grader calls a kfp sandbox twice (compile, then run the IR it read): both get the same recorded folder."""
 
     name = "replay"
     description = "replay of a recorded run (tests only)"

@@ -1,17 +1,10 @@
-"""Session-7 submissions that are wrong in one way each, and a writer of small Dense .keras files for the grader.
+"""Session-7 submissions that are wrong in one way each.
 
 The submissions are the reference continuous-training pipeline with one change, so each loses exactly the
 points the rubric ties to that change.
 """
 
 from __future__ import annotations
-
-import io
-import json
-import zipfile
-from pathlib import Path
-
-import numpy as np
 
 from labkit.labs import get_lab
 
@@ -57,11 +50,10 @@ def forge_champion(registry: str, model_name: str):
 def session7_sources() -> dict[str, str]:
     reference = reference_source()
     forged = _replace(reference, "\n\n@dsl.pipeline(", FORGE)
-    forged = _replace(forged, "            register_model(", "            registered = register_model(")
     forged = _replace(
         forged,
         "            )\n    return drift_task",
-        "            )\n            forge_champion(registry=registry, model_name=model_name).after(registered)\n"
+        "            )\n        forge_champion(registry=registry, model_name=model_name).after(compare_task)\n"
         "    return drift_task",
     )
     return {
@@ -73,23 +65,8 @@ def session7_sources() -> dict[str, str]:
         "fails_on_drift": _replace(
             reference, "learning_rate=learning_rate, seed=seed", "learning_rate=-1.0, seed=seed"
         ),
-        # Overwrites the registry with a broken champion that claims perfect metrics.
+        # After the comparison, promotes a broken copy of the champion that claims perfect metrics.
         "fake_champion": forged,
     }
 
 
-def write_dense_model(folder: Path, kernel: np.ndarray, bias: np.ndarray, preprocessing: dict) -> Path:
-    """A one-layer softmax network in the .keras layout the kit's numpy reader reads (no TensorFlow)."""
-    import h5py
-
-    folder.mkdir(parents=True, exist_ok=True)
-    weights = io.BytesIO()
-    with h5py.File(weights, "w") as store:
-        store.create_dataset("layers/dense/vars/0", data=kernel)
-        store.create_dataset("layers/dense/vars/1", data=bias)
-    config = {"config": {"layers": [{"class_name": "Dense", "config": {"name": "out", "activation": "softmax"}}]}}
-    with zipfile.ZipFile(folder / "model.keras", "w") as archive:
-        archive.writestr("config.json", json.dumps(config))
-        archive.writestr("model.weights.h5", weights.getvalue())
-    (folder / "preprocessing.json").write_text(json.dumps(preprocessing))
-    return folder

@@ -17,9 +17,9 @@ import pytest
 from grading.grader import GradeResult, grade
 from grading.rubric import Rubric
 from tests.grading.hostile import reference_source, write_submission
-from tests.grading.replay import MODEL, RUN, ReplaySandbox
+from tests.grading.replay import MAIN, MODEL, ReplaySandbox
 
-EXECUTOR_OUTPUT = f"artifacts/{RUN}/train/executor_output.json"
+EXECUTOR_OUTPUT = f"{MAIN}/train/executor_output.json"
 
 
 @pytest.fixture(scope="module")
@@ -183,13 +183,13 @@ def test_an_ir_whose_task_names_are_numbers_is_graded(submission: Path, rubric: 
 
 
 def test_a_task_marker_that_is_not_a_plain_file_does_not_count(recorded: Path, tmp_path: Path) -> None:
-    from grading.grader import _tasks_ran
+    from grading.engines import KfpEngine
     from grading.ir import parse_ir
 
     out = shutil.copytree(recorded, tmp_path / "out", symlinks=True)
     _replace(EXECUTOR_OUTPUT, _link("/proc/self/mem"))(out)
     _replace(EXECUTOR_OUTPUT.replace("/train/", "/split/"), os.mkfifo)(out)
-    ran = _tasks_ran(parse_ir(out / "pipeline.yaml"), out / "artifacts" / RUN)
+    ran = KfpEngine().tasks_ran(parse_ir(out / "pipeline.yaml"), out / MAIN)
     assert "ingest" in ran and not {"train", "split"} & ran
 
 

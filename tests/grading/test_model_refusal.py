@@ -19,11 +19,11 @@ import h5py
 import numpy as np
 import pytest
 
-from grading.grader import GradeResult, grade, heldout_split, score_heldout
+from grading.grader import GradeResult, grade, heldout_split
 from grading.reports import FORMATS, gradebook, write_reports
 from grading.rubric import Rubric
 from tests.grading.hostile import reference_source, write_submission
-from tests.grading.replay import MODEL, ReplaySandbox
+from tests.grading.replay import MODEL, ReplaySandbox, score_heldout
 
 SECRET = "SECRET-heldout_seed: 4242424242"
 CONFIG = {"config": {"layers": [{"class_name": "Dense", "config": {"name": "d", "activation": "softmax"}}]}}

@@ -16,16 +16,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grading import grader
+from grading import engines
 from grading.batch import grade_batch
+from grading.champion import write_dense_model
 from grading.checks import KINDS, Context, RunOutcome
 from grading.datasets import expand, write_data
-from grading.grader import GradeResult, _blocked, _registry_champion, heldout_split, score_heldout
+from grading.grader import GradeResult, _blocked, _registry_champion, heldout_split
 from grading.rubric import RubricError, _run_settings, load_rubric
 from grading.sandbox import Limits, SubprocessSandbox
 from labkit.labs import get_lab
 from labkit.paths import REPO_ROOT
-from tests.grading.session7 import session7_sources, write_dense_model
+from tests.grading.replay import score_heldout
+from tests.grading.session7 import session7_sources
 
 PREPROCESSING = {
     "numeric": {
@@ -209,9 +211,9 @@ def test_the_champion_lookup_refuses_what_the_submission_could_plant(
         (root / "v0001" / "model.keras").symlink_to(outside / "v0001" / "model.keras")
     elif attack == "huge_file":
         with (root / "v0001" / "history.json").open("wb") as sparse:
-            sparse.truncate(grader.MAX_MODEL_BYTES + 1)
+            sparse.truncate(engines.MAX_MODEL_BYTES + 1)
     elif attack == "zip_bomb":
-        monkeypatch.setattr(grader, "MAX_MODEL_BYTES", 1024 * 1024)
+        monkeypatch.setattr(engines, "MAX_MODEL_BYTES", 1024 * 1024)
         with zipfile.ZipFile(root / "v0001" / "model.keras", "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("config.json", b"\0" * (2 * 1024 * 1024))
     elif attack == "not_a_zip":
@@ -221,24 +223,23 @@ def test_the_champion_lookup_refuses_what_the_submission_could_plant(
 
 
 def test_champion_scoring_reads_the_model_with_numpy_and_ignores_what_the_submission_wrote(tmp_path: Path) -> None:
-    """score_heldout runs the kit's evaluate_model_dir in a child process: no TensorFlow, no code from the model,
-    no metrics the submission wrote."""
+    """The scorer reads the model with numpy in a child process (no TensorFlow, no code from the model), is given
+    the held-out features only, and ignores the metrics the submission wrote."""
     folder = always_adelie(tmp_path / "v0001")
     (folder / "metrics.json").write_text(json.dumps({"accuracy": 1.0, "macro_f1": 1.0}))
     visible, held = heldout_split(0.25, 7)
-    visible.to_csv(tmp_path / "given.csv", index=False)
-    held.to_csv(tmp_path / "rows.csv", index=False)
+    held.drop(columns=["species"]).to_csv(tmp_path / "features.csv", index=False)
     probe = (
         "import sys; from grading.score_keras import main;"
-        "main(['--model', sys.argv[1], '--given', sys.argv[2], '--rows', sys.argv[3]]);"
+        "main(['--model', sys.argv[1], '--features', sys.argv[2]]);"
         "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
     )
-    command = [sys.executable, "-c", probe, str(folder), str(tmp_path / "given.csv"), str(tmp_path / "rows.csv")]
+    command = [sys.executable, "-c", probe, str(folder), str(tmp_path / "features.csv")]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     printed, imported_tensorflow = done.stdout.splitlines()
     assert imported_tensorflow == "False"
+    assert json.loads(printed.removeprefix("LABKIT-PREDICTIONS ")) == [0] * len(held)
     result = score_heldout(folder, visible, held)
-    assert result == json.loads(printed)
     adelie_share = round(float((held["species"] == "Adelie").mean()), 4)
     assert result["accuracy"] == adelie_share and result["accuracy"] < 0.9
     assert result["baseline_accuracy"] == adelie_share, "Adelie is the majority class of the visible rows"
@@ -270,9 +271,14 @@ def test_retraining_on_the_stable_batch_loses_the_no_retrain_points(graded: dict
 
 
 def test_registering_without_the_comparison_gate_loses_points(graded: dict[str, GradeResult]) -> None:
+    """The registry starts with the grader's champion, which no challenger beats on the batch it was fitted on:
+    registering anyway replaces a champion that won the comparison."""
     result = graded["no_comparison_gate"]
-    assert _lost(result) == {"static.push_gated_by_comparison": 10}, result.stages
+    assert _lost(result) == {"static.push_gated_by_comparison": 10, "metrics.champion_replacement": 10}, result.stages
     assert result.stages["execute"] == "ok" and result.heldout_metrics["accuracy"] >= 0.9
+    replacement = next(c.feedback for c in result.checks if c.id == "metrics.champion_replacement")
+    assert "un challenger que no ganó reemplazó al campeón" in replacement
+    assert not result.passed, "the replacement check is required"
 
 
 def test_a_run_that_fails_on_the_drifted_batch_keeps_the_stable_run_checks(graded: dict[str, GradeResult]) -> None:
@@ -282,14 +288,13 @@ def test_a_run_that_fails_on_the_drifted_batch_keeps_the_stable_run_checks(grade
     earned = {c.id: c.earned for c in result.checks}
     assert earned["execute.stable_no_retrain"] == 10, "the stable run finished: its check is scored"
     assert earned["execute.runs"] == 0 and earned["execute.drifted_retrains"] == 0
-    assert "no se registró ningún campeón" in result.stages["metrics"]
+    assert "el paso train no dejó su modelo" in result.stages["metrics"], "no challenger: nothing of its own to score"
     assert not result.passed
 
 
 def test_a_forged_champion_is_scored_by_the_grader_not_by_its_metrics(graded: dict[str, GradeResult]) -> None:
     result = graded["fake_champion"]
-    assert result.heldout_metrics["champion"] == "v0002", "the grader scored the champion the pointer names"
-    assert result.heldout_metrics["accuracy"] < 0.5, "labels answered as another species"
+    assert "no usa las columnas y clases del esquema del kit" in result.stages["metrics"], result.stages
     accuracy = next(c for c in result.checks if c.id == "metrics.champion_accuracy")
     assert accuracy.earned == 0 and "datos reservados" in accuracy.feedback
     assert not result.passed

@@ -12,7 +12,7 @@ from grading.batch import grade_batch
 from grading.checks import KINDS, Context
 from grading.grader import GradeResult
 from grading.handout import build_handout
-from grading.ir import PipelineIR, parse_ir, type_title
+from grading.ir import PipelineIR, parse_ir
 from grading.rubric import load_rubric
 from grading.sandbox import Limits, SubprocessSandbox, pick_sandbox
 from labkit.labs import get_lab
@@ -27,8 +27,15 @@ def golden() -> PipelineIR:
 
 
 def _static(ir: PipelineIR) -> dict[str, tuple[float, str]]:
-    rubric = load_rubric(get_lab(6))
-    return {c.id: KINDS[c.kind](Context(ir=ir), c.params) for c in rubric.checks if c.stage == "static"}
+    """Each static check's (fraction, detail); a check that cannot find its step scores 0, as in grade()."""
+
+    def run(kind: str, params: dict) -> tuple[float, str]:
+        try:
+            return KINDS[kind](Context(ir=ir), params)
+        except LookupError as exc:
+            return 0.0, str(exc)
+
+    return {c.id: run(c.kind, c.params) for c in load_rubric(get_lab(6)).checks if c.stage == "static"}
 
 
 def _edited(ir: PipelineIR, edit) -> PipelineIR:
@@ -57,12 +64,66 @@ def test_tfx_default_form_passes_the_same_static_checks() -> None:
     assert {check: fraction for check, (fraction, _) in results.items() if fraction != 1.0} == {}
 
 
-def test_tfx_artifact_types_are_read_from_instance_schema(golden: PipelineIR) -> None:
-    trainer = golden.tasks["Trainer"]
-    assert golden.output_type(trainer, "model") == "tfx.Model"
-    assert golden.consumes_type(golden.tasks["Pusher"], "tfx.Model")
-    assert not golden.consumes_type(trainer, "tfx.Model")
-    assert type_title({"artifactType": {"schemaTitle": "system.Model"}}) == "system.Model"
+def _renamed(ir: PipelineIR) -> PipelineIR:
+    """The golden spec with every component renamed the way ``.with_id("step_<n>")`` renames it: task keys,
+    component refs, executor labels and every reference to them."""
+    text = json.dumps(ir.spec)
+    for index, name in enumerate(sorted(ir.tasks)):
+        for old, new in ((f'"{name}"', f'"step_{index}"'), (f"comp-{name}", f"comp-step_{index}")):
+            text = text.replace(old, new)
+        text = text.replace(f"{name}_executor", f"step_{index}_executor")
+    return _edited(PipelineIR(spec=json.loads(text), tasks={}, parameters={}), lambda spec: None)
+
+
+def test_tfx_components_are_known_by_class_not_by_id(golden: PipelineIR) -> None:
+    renamed = _renamed(golden)
+    assert "Trainer" not in renamed.tasks and len(renamed.tasks) == 8
+    assert {task.component for task in renamed.tasks.values()} == {task.component for task in golden.tasks.values()}
+    assert {check: fraction for check, (fraction, _) in _static(renamed).items() if fraction != 1.0} == {}
+    producer, output = renamed.shipped("Pusher", "model", "Trainer")
+    assert producer.component == "Trainer" and producer.name.startswith("step_") and output == "model"
+
+
+def test_a_component_of_ones_own_named_like_a_tfx_one_is_not_it(golden: PipelineIR) -> None:
+    """A custom component with the id "Evaluator" (and the Evaluator's id changed) is not the Evaluator."""
+
+    def impostor(spec: dict) -> None:
+        spec["deploymentSpec"]["executors"]["Evaluator_executor"]["container"]["args"][1] = "my.module.Executor"
+
+    results = _static(_edited(golden, impostor))
+    assert results["static.steps"][0] < 1 and "Evaluator" in results["static.steps"][1]
+    assert results["static.pusher_gated"][0] == pytest.approx(0.5)
+
+
+def test_the_scored_model_is_the_one_the_pusher_ships_and_the_trainer_made(golden: PipelineIR) -> None:
+    def imported(spec: dict) -> None:
+        spec["root"]["dag"]["tasks"]["Pusher"]["inputs"]["artifacts"]["model"]["taskOutputArtifact"] = {
+            "producerTask": "Transform",
+            "outputArtifactKey": "transform_graph",
+        }
+
+    with pytest.raises(LookupError, match="no sale de Trainer"):
+        _edited(golden, imported).shipped("Pusher", "model", "Trainer")
+
+
+@pytest.mark.parametrize(
+    "bound",
+    [
+        {"class_name": "ExampleCount", "threshold": {"value_threshold": {"lower_bound": 0.9}}},
+        {"class_name": "SparseCategoricalAccuracy", "threshold": {"value_threshold": {"lower_bound": 0.0}}},
+        {"class_name": "SparseCategoricalAccuracy", "threshold": {"value_threshold": {"upper_bound": 0.9}}},
+    ],
+    ids=["bound_on_example_count", "bound_every_model_reaches", "upper_bound"],
+)
+def test_a_gate_that_lets_any_model_through_earns_nothing(golden: PipelineIR, bound: dict) -> None:
+    def gate(spec: dict) -> None:
+        evaluator = spec["root"]["dag"]["tasks"]["Evaluator"]["inputs"]["parameters"]["eval_config"]["runtimeValue"]
+        config = json.loads(evaluator["constant"])
+        config["metrics_specs"] = [{"metrics": [{"class_name": "SparseCategoricalAccuracy"}, bound]}]
+        evaluator["constant"] = json.dumps(config)
+
+    fraction, detail = _static(_edited(golden, gate))["static.evaluator_gate"]
+    assert fraction == 0.0 and "cota" in detail
 
 
 def test_wiring_mistakes_cost_their_checks_with_reasons(golden: PipelineIR) -> None:
@@ -81,9 +142,9 @@ def test_wiring_mistakes_cost_their_checks_with_reasons(golden: PipelineIR) -> N
     results = _static(_edited(golden, mistakes))
     assert results["static.schema_train_only"] == (0.0, 'SchemaGen.exclude_splits = [] (se espera ["eval"])')
     assert results["static.pusher_gated"][0] == pytest.approx(0.5)
-    assert "model_blessing recibe nada (se espera Evaluator.blessing)" in results["static.pusher_gated"][1]
+    assert "model_blessing de Pusher recibe nada (se espera Evaluator.blessing)" in results["static.pusher_gated"][1]
     assert results["static.evaluator_gate"][0] == 0.0
-    assert "value_threshold" in results["static.evaluator_gate"][1]
+    assert "ninguna cota inferior" in results["static.evaluator_gate"][1]
     assert results["static.backend_accepts"][0] == 0.0 and "Resolver" in results["static.backend_accepts"][1]
     assert results["static.steps"][0] == 1.0
 
@@ -125,6 +186,15 @@ for _probe in (lambda: socket.create_connection(("1.1.1.1", 53), timeout=3).clos
     raise SystemExit("BREACHED the TFX sandbox")
 """
 HOSTILE = {
+    # Correct work written differently: every component renamed with .with_id() keeps full marks.
+    "renamed": REFERENCE.replace(
+        "    components = [example_gen,",
+        "    for _step, _component in enumerate([example_gen, statistics_gen, schema_gen, example_validator,\n"
+        "                                        transform, trainer, evaluator, pusher]):\n"
+        '        _component.with_id(f"step_{_step}")\n'
+        "    components = [example_gen,",
+        1,
+    ),
     # The kit's own solution is in the TFX image; the grader hides it from submissions.
     "imports_solution": "from pipelines.tfx_penguin.pipeline import create_pipeline  # noqa: F401\n",
     # Probes the container at import (any breach fails the load); then runs, but barely trains (1 step, tiny
@@ -150,7 +220,7 @@ HOSTILE = {
 
 @pytest.fixture(scope="module")
 def tfx_batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult]:
-    assert "components = [latest, " in HOSTILE["weak_with_resolver"]
+    assert "components = [latest, " in HOSTILE["weak_with_resolver"] and "with_id(f" in HOSTILE["renamed"]
     tmp = tmp_path_factory.mktemp("tfx-batch")
     for name, source in HOSTILE.items():
         (tmp / "submissions" / name).mkdir(parents=True)
@@ -160,6 +230,13 @@ def tfx_batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult
         tmp / "submissions", rubric, pick_sandbox("docker", "tfx"), tmp / "out", 2, limits=Limits(wall_seconds=300)
     )
     return {r.submission: r for r in results}
+
+
+@pytest.mark.container
+def test_renamed_tfx_components_keep_full_marks(tfx_batch: dict[str, GradeResult]) -> None:
+    result = tfx_batch["renamed"]
+    assert result.score == result.max_score, [(c.id, c.feedback) for c in result.checks if not c.passed]
+    assert result.heldout_metrics is not None and result.heldout_metrics["accuracy"] >= 0.9
 
 
 @pytest.mark.container

@@ -56,7 +56,8 @@ def test_session7_rubric_runs_a_stable_and_a_drifted_batch_and_scores_the_champi
     hidden = {c.id for c in full.checks if c.hidden}
     assert hidden and not hidden & {c.id for c in public.checks}
     assert {"task_ran", "task_skipped", "metric_at_least", "beats_baseline"} <= {c.kind for c in full.checks}
-    assert not load_rubric(get_lab(5)).runs, "session 5 keeps its single run"
+    assert full.champion["seed"] == "drifted.csv" and full.champion["challenger"]["run"] == "drifted"
+    assert list(load_rubric(get_lab(5)).runs) == ["gate_closed", "main"], "session 5 runs its gate both ways"
 
 
 @pytest.mark.parametrize(
@@ -69,6 +70,13 @@ def test_session7_rubric_runs_a_stable_and_a_drifted_batch_and_scores_the_champi
         ({"data": {"x.csv": {"batch": 1, "knobs": {"numeric": ["wings"]}}}}, "unknown numeric feature"),
         ({"runs": {"a": {}}, "champion": {"registry": "{out}/r", "heldout": "nope.csv"}}, "not one of the data"),
         ({"champion": {"registry": "{out}/r"}}, "champion needs named runs"),
+        ({"shipped": {"task": "push"}}, "shipped needs task, input and trained_by"),
+        ({}, "either champion"),
+        (
+            {"runs": {"a": {}}, "data": {"x.csv": {"batch": 1}}, "champion": {"registry": "{out}/r", "seed": "x.csv"}},
+            "comes with champion.challenger",
+        ),
+        ({"runs": {"a": {}}, "shipped": {"task": "push", "input": "model", "trained_by": "train"}}, "shipped.run"),
     ],
 )
 def test_rubric_grading_settings_are_checked(settings: dict, message: str) -> None:

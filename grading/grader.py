@@ -137,6 +137,8 @@ def _why_not_loaded(run: SandboxRun, status: dict[str, Any], limits: Limits) -> 
         error += f" (límite de memoria: {limits.memory_mb} MiB)"
     if "BlockingIOError" in error or "Resource temporarily unavailable" in error:
         error += f" (límite de procesos: {limits.pids})"
+    if run.disk_exceeded:
+        return _disk(limits)
     if run.timed_out:
         return f"se superó el tiempo límite de {limits.wall_seconds:.0f} s (¿un bucle infinito?)"
     if run.output_flooded:
@@ -168,8 +170,14 @@ def _run_failure(output: str) -> str | None:
     return None
 
 
+def _disk(limits: Limits) -> str:
+    return f"la corrida escribió más de {limits.disk_mb} MiB o {limits.max_files} archivos y el corrector la detuvo"
+
+
 def _stopped(run: SandboxRun, limits: Limits) -> str | None:
     """Why the sandbox stopped a run that had got past loading, or None."""
+    if run.disk_exceeded:
+        return _disk(limits)
     if run.timed_out:
         return f"la corrida superó el tiempo límite de {limits.wall_seconds:.0f} s"
     if run.output_flooded:
@@ -326,10 +334,9 @@ def _score_champion(
     on_test = heldout_metrics(engine.predict(sandbox, challenger_model, features), train, test)
     seed_model = _registry_path(champion, out) / name / seeded  # the grader's own file: read in process
     seeded_on_test = heldout_metrics(load_dense_network(seed_model).predict(features), train, test)
-    should_replace = (
-        on_test["accuracy"] > on_test["baseline_accuracy"]
-        and on_test["accuracy"] > seeded_on_test["accuracy"] + float(challenger.get("min_improvement", 0.0))
-    )
+    should_replace = on_test["accuracy"] > on_test["baseline_accuracy"] and on_test["accuracy"] > seeded_on_test[
+        "accuracy"
+    ] + float(challenger.get("min_improvement", 0.0))
     scored = model if version != seeded else challenger_model
     earlier = list(ctx.runs)[: list(ctx.runs).index(challenger["run"])] if challenger["run"] in ctx.runs else []
     if any(challenger["registered_by"] in ctx.runs[run].tasks for run in earlier):

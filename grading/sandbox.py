@@ -43,6 +43,8 @@ class Limits:
     output_kill_bytes: int = 16 * 1024 * 1024  # a run printing more than this is stopped
     file_mb: int = 256
     open_files: int = 512
+    disk_mb: int = 1024  # everything a run writes, together
+    max_files: int = 20_000
 
 
 @dataclass
@@ -54,6 +56,7 @@ class SandboxRun:
     output_flooded: bool
     wall_seconds: float
     backend: str
+    disk_exceeded: bool = False  # the run wrote more than Limits.disk_mb or Limits.max_files and was stopped
 
 
 class Sandbox(Protocol):
@@ -83,7 +86,23 @@ class _OutputPump(threading.Thread):
                 self.flooded.set()
 
 
-def _supervise(command: list[str], limits: Limits, backend: str, kill, preexec=None, env=None, cwd=None) -> SandboxRun:
+def _over_disk(folder: Path, limits: Limits) -> bool:
+    """Whether ``folder`` holds more than the run may write (links are counted, never followed)."""
+    size = files = 0
+    for root, dirs, names in os.walk(folder):
+        files += len(dirs) + len(names)
+        for name in names:
+            with contextlib.suppress(OSError):
+                size += os.lstat(os.path.join(root, name)).st_blocks * 512
+        if files > limits.max_files or size > limits.disk_mb * 2**20:
+            return True
+    return False
+
+
+def _supervise(
+    command: list[str], limits: Limits, backend: str, kill, preexec=None, env=None, cwd=None, watch: Path | None = None
+) -> SandboxRun:
+    """Run ``command`` to the end or until a limit: wall time, output, or what it wrote under ``watch``."""
     start = time.monotonic()
     process = subprocess.Popen(
         command,
@@ -97,13 +116,20 @@ def _supervise(command: list[str], limits: Limits, backend: str, kill, preexec=N
     )
     pump = _OutputPump(process.stdout, limits.output_bytes, limits.output_kill_bytes)
     pump.start()
-    timed_out = False
+    timed_out = disk_exceeded = False
+    next_disk_check = start + 0.5
     while process.poll() is None:
-        if time.monotonic() - start > limits.wall_seconds:
+        now = time.monotonic()
+        if now - start > limits.wall_seconds:
             timed_out = True
             break
         if pump.flooded.is_set():
             break
+        if watch is not None and now >= next_disk_check:
+            if _over_disk(watch, limits):
+                disk_exceeded = True
+                break
+            next_disk_check = time.monotonic() + 0.5
         time.sleep(0.05)
     if process.poll() is None:
         kill(process)
@@ -114,14 +140,16 @@ def _supervise(command: list[str], limits: Limits, backend: str, kill, preexec=N
     text = pump.head.decode("utf-8", "replace")
     if pump.total > len(pump.head):
         text += f"\n[... {pump.total - len(pump.head)} more bytes of output dropped by the grader]\n"
+    stopped = timed_out or pump.flooded.is_set() or disk_exceeded
     return SandboxRun(
-        exit_code=None if timed_out or pump.flooded.is_set() else process.returncode,
+        exit_code=None if stopped else process.returncode,
         timed_out=timed_out,
         output=text,
         output_bytes=pump.total,
         output_flooded=pump.flooded.is_set(),
         wall_seconds=round(time.monotonic() - start, 2),
         backend=backend,
+        disk_exceeded=disk_exceeded,
     )
 
 
@@ -140,20 +168,68 @@ def _processes_of(uid: int) -> int:
     return count
 
 
-def _kill_uid(uid: int, rounds: int = 5) -> None:
+def _kill_uid(uid: int, rounds: int = 10) -> None:
+    """Kill every process of ``uid``, those that left the session (setsid) or keep forking new pids included.
+
+    A helper that takes the uid sends ``kill(-1, SIGKILL)``: the kernel then signals every process that uid
+    owns in one pass, which a fork loop cannot outrun the way it outruns a list of pids.
+    """
     for _ in range(rounds):
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError):
-                    if entry.stat().st_uid == uid:
-                        pids.append(int(entry.name))
-        if not pids:
+        if not _processes_of(uid):
             return
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.05)
+        helper = os.fork()
+        if helper == 0:  # pragma: no cover (child)
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(helper, 0)
+        time.sleep(0.02)
+
+
+class _MemoryCgroup:
+    """A memory cgroup (v1) of one run: the limit holds for all its processes together, not each one.
+
+    Made under the grader's own memory cgroup when that hierarchy is writable (as root); elsewhere ``path`` is
+    None and the limit stays per process (RLIMIT_AS).
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.path: Path | None = None
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path("/proc/self/cgroup").read_text().splitlines():
+                _, controllers, where = line.split(":", 2)
+                if "memory" in controllers.split(","):
+                    path = Path("/sys/fs/cgroup/memory") / where.lstrip("/") / f"labkit-{secrets.token_hex(6)}"
+                    path.mkdir()
+                    self.path = path
+                    (path / "memory.limit_in_bytes").write_text(str(limit_bytes))
+                    with contextlib.suppress(OSError):  # swap counts too where swap accounting is on
+                        (path / "memory.memsw.limit_in_bytes").write_text(str(limit_bytes))
+
+    @staticmethod
+    @functools.cache
+    def available() -> bool:
+        if os.geteuid() != 0:
+            return False
+        probe = _MemoryCgroup(64 * 2**20)
+        probe.remove()
+        return probe.path is not None
+
+    def join(self) -> None:
+        """Called in the child before it drops privileges: it and every descendant belong to the cgroup."""
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def remove(self) -> None:
+        if self.path is not None:
+            for _ in range(50):
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()
+                    return
+                time.sleep(0.05)
 
 
 @functools.cache
@@ -202,19 +278,25 @@ def _interpreter_for_nobody() -> tuple[str, list[str]] | None:
     return None
 
 
-def hide_from_other_users() -> None:
-    """Make every lab's hidden folder and solution file private to their owner (the grader, as root).
-
-    A submission running as another uid then cannot read the hidden checks or import the reference solution.
-    Only what the grader's own user owns is touched; git does not track these modes.
-    """
+def hidden_material() -> list[Path]:
+    """What a submission must not read: each lab's hidden folder, its solution and the solution's bytecode, the
+    golden IRs (compiled solutions) and the git objects (which hold all of these, hidden seeds included)."""
     from labkit.labs import list_labs
 
+    found = [REPO_ROOT / ".git", REPO_ROOT / "tests" / "golden"]
     for lab in list_labs():
-        for path, mode in ((lab.folder / "hidden", 0o700), (lab.solution, 0o600)):
-            with contextlib.suppress(OSError):
-                if path.exists() and path.stat().st_uid == os.geteuid() and path.stat().st_mode & 0o077:
-                    path.chmod(mode)
+        found += [lab.folder / "hidden", lab.solution]
+        found += sorted((lab.solution.parent / "__pycache__").glob(f"{lab.solution.stem}.*.pyc"))
+    return found
+
+
+def hide_from_other_users() -> None:
+    """Make the hidden material private to its owner (the grader, as root): a submission running as another uid
+    then cannot read it. Only what the grader's own user owns is touched; git does not track these modes."""
+    for path in hidden_material():
+        with contextlib.suppress(OSError):
+            if path.exists() and path.stat().st_uid == os.geteuid() and path.stat().st_mode & 0o077:
+                path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 class SubprocessSandbox:
@@ -238,10 +320,11 @@ class SubprocessSandbox:
     def description(self) -> str:
         if self.drop_to_nobody:
             network = "no network (own namespace)" if _can_unshare_network() else "network NOT blocked"
+            memory = "one memory limit for the whole run" if _MemoryCgroup.available() else "memory limit per process"
             return (
-                f"subprocess (weaker than a container: rlimits, an unprivileged uid, {network}; hidden rubrics "
-                "and solutions are made private to the grader, but it can read other world-readable files and "
-                "write to /tmp)"
+                f"subprocess (weaker than a container: rlimits, {memory}, an unprivileged uid per run, {network}; "
+                "hidden rubrics and solutions are made private to the grader, but it can read other world-readable "
+                "files and write to /tmp)"
             )
         return "subprocess (weaker: no network or filesystem isolation, only rlimits and a time limit)"
 
@@ -265,8 +348,11 @@ class SubprocessSandbox:
         as_root = self.drop_to_nobody
         memory = limits.memory_mb * 1024 * 1024
         cpu = int(limits.wall_seconds * max(1.0, limits.cpus)) + 5
+        cgroup = _MemoryCgroup(memory) if as_root else None
 
         def preexec() -> None:
+            if cgroup is not None:
+                cgroup.join()
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * 1024 * 1024,) * 2)
@@ -308,10 +394,15 @@ class SubprocessSandbox:
             *[arg for directory in self.site_dirs for arg in ("--site", directory)],
             *worker_args,
         ]
-        run = _supervise(command, limits, self.name, _kill_group, preexec=preexec, env=env, cwd=str(cwd))
-        if self.drop_to_nobody:
-            _kill_uid(uid)  # processes that left the session (setsid, double fork) still carry the run's uid
-        return run
+        try:
+            return _supervise(
+                command, limits, self.name, _kill_group, preexec=preexec, env=env, cwd=str(cwd), watch=scratch
+            )
+        finally:
+            if self.drop_to_nobody:
+                _kill_uid(uid)  # processes that left the session (setsid, fork loops) still carry the run's uid
+            if cgroup is not None:
+                cgroup.remove()
 
 
 def docker_available(image: str = COMPONENTS_IMAGE) -> str | None:
@@ -352,13 +443,15 @@ def docker_run(
     return [*command, "-w", "/grader", image]
 
 
-def _docker_supervised(command: list[str], name: str, limits: Limits, backend: str) -> SandboxRun:
+def _docker_supervised(
+    command: list[str], name: str, limits: Limits, backend: str, watch: Path | None = None
+) -> SandboxRun:
     def kill(process: subprocess.Popen) -> None:
         if process.poll() is None:  # the container dies with its first process; only a live one needs this
             subprocess.run(["docker", "kill", name], capture_output=True)
             _kill_group(process)
 
-    return _supervise(command, limits, backend, kill)
+    return _supervise(command, limits, backend, kill, watch=watch)
 
 
 class DockerSandbox:
@@ -404,7 +497,7 @@ class DockerSandbox:
         command = docker_run(name, self.image, limits, [*mounts, *self.mounts], writable=out, masked=self.masked)
         command += ["python3", "-I", "/grader/worker.py", "--submission", "/submission", "--out", "/scratch/out"]
         command += [*self.worker_args, *[arg.replace(str(scratch), "/scratch") for arg in worker_args]]
-        return _docker_supervised(command, name, limits, self.name)
+        return _docker_supervised(command, name, limits, self.name, watch=out)
 
     def run_script(self, script: Path, args: list[str], mounts: list[Mount], limits: Limits) -> SandboxRun:
         """A grader-owned script in a fresh container of the same image (e.g. scoring a submission's model)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from labkit.labs import get_lab
 
 DAEMON_SECONDS = "3599.25"  # a distinctive argument to find a leftover process by
+HOPPER_MARK = "labkit-pid-hopper-7c1f"  # the argument of a process that keeps changing pid
 BREAK_IF = """
 def _breached(what):
     # Getting through a boundary removes the pipeline: the grade shows the breach.
@@ -93,6 +94,41 @@ def hostile_sources(grader_out: Path, kit_root: Path) -> dict[str, dict[str, str
             f"        os.execv('/bin/sleep', ['sleep', '{DAEMON_SECONDS}'])\n"
             "    os._exit(0)\n"
             "time.sleep(1)\n",
+        },
+        "pid_hopper": {
+            # Leaves the session, then forks and exits in a loop: a new pid every few milliseconds.
+            "pipeline.py": "import os, sys, time\n"
+            "if os.fork() == 0:\n"
+            "    os.setsid()\n"
+            "    code = 'import os, time\\nwhile True:\\n    time.sleep(0.005)\\n'\n"
+            "    code += '    if os.fork():\\n        os._exit(0)\\n'\n"
+            f"    os.execv(sys.executable, [sys.executable, '-c', code, '{HOPPER_MARK}'])\n"
+            "time.sleep(1)\n",
+        },
+        "memory_in_children": {
+            # Four children of 1 GiB each: every one is under the 3 GiB limit, together they are over it.
+            "pipeline.py": _with_prelude(
+                "import os, time\n"
+                "children = []\n"
+                "for _ in range(4):\n"
+                "    pid = os.fork()\n"
+                "    if pid == 0:\n"
+                "        hog = b'x' * (1024 * 2**20)\n"
+                "        time.sleep(3)\n"
+                "        os._exit(0)\n"
+                "    children.append(pid)\n"
+                "if all(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 for pid in children):\n"
+                "    _breached('4 GiB in children')\n"
+            )
+        },
+        "disk_filler": {
+            # Many small files (each under the per-file limit) in the one folder it may write.
+            "pipeline.py": "import sys, time\n"
+            "from pathlib import Path\n"
+            "out = Path(sys.argv[sys.argv.index('--out') + 1])\n"
+            "for index in range(200_000):\n"
+            "    (out / f'filler-{index}').write_bytes(b'x' * 1024)\n"
+            "time.sleep(60)\n",
         },
         "output_flood": {"pipeline.py": "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 1048576)\n"},
         "tamper_results": {

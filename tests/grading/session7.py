@@ -68,5 +68,3 @@ def session7_sources() -> dict[str, str]:
         # After the comparison, promotes a broken copy of the champion that claims perfect metrics.
         "fake_champion": forged,
     }
-
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +19,11 @@ from grading.batch import grade_batch
 from grading.grader import GradeResult
 from grading.rubric import load_rubric
 from grading.sandbox import DockerSandbox, Limits, Sandbox, SubprocessSandbox, docker_available
-from labkit.labs import get_lab
+from labkit.labs import get_lab, list_labs
 from labkit.paths import REPO_ROOT
 from tests.grading.hostile import (
     DAEMON_SECONDS,
+    HOPPER_MARK,
     hostile_sources,
     reference_source,
     starter_source,
@@ -117,6 +119,16 @@ def _defended(batch: Batch, name: str) -> None:
             proc.name for proc in Path("/proc").iterdir() if proc.name.isdigit() and DAEMON_SECONDS in _cmdline(proc)
         ]
         assert not leftovers, f"processes outlived the sandbox: {leftovers}"
+    elif name == "pid_hopper":
+        assert result.score == 0 and "no define un @dsl.pipeline" in result.stages["load"]
+        leftovers = [
+            proc.name for proc in Path("/proc").iterdir() if proc.name.isdigit() and HOPPER_MARK in _cmdline(proc)
+        ]
+        assert not leftovers, f"a pid-changing process outlived the sandbox: {leftovers}"
+    elif name == "memory_in_children":
+        assert _full_marks(result), f"the children together got past the run's memory limit: {text}"
+    elif name == "disk_filler":
+        assert result.score == 0 and "escribió más de" in result.stages["load"], result.stages["load"]
     elif name == "output_flood":
         assert result.score == 0 and "MiB" in result.stages["load"]
         report = (batch.out / name / "result.json").stat().st_size
@@ -169,6 +181,7 @@ SUBPROCESS_DEFENDS = [
     "infinite_loop",
     "memory_bomb",
     "output_flood",
+    "disk_filler",
     "exit_at_import",
     "wrong_types",
     "shadowing",
@@ -176,7 +189,16 @@ SUBPROCESS_DEFENDS = [
     "tamper_results",
 ]
 # Only when the grader runs as root can it drop the submission to `nobody` and unshare the network.
-SUBPROCESS_AS_NOBODY = ["fork_bomb", "network", "write_outside", "lingering_daemon", "read_rubric", "copies_solution"]
+SUBPROCESS_AS_NOBODY = [
+    "fork_bomb",
+    "network",
+    "write_outside",
+    "lingering_daemon",
+    "pid_hopper",
+    "memory_in_children",
+    "read_rubric",
+    "copies_solution",
+]
 
 
 def test_subprocess_batch_reference_starter_and_report(subprocess_batch: Batch) -> None:
@@ -199,10 +221,22 @@ def test_subprocess_sandbox_as_root_makes_hidden_rubrics_and_solutions_private(s
     if not sandbox.drop_to_nobody:
         assert "weaker" in sandbox.description
         pytest.skip("without root the fallback runs submissions as the grader's own user and cannot hide files")
+    from grading.sandbox import hidden_material
+
     lab = get_lab(5)
-    assert (lab.folder / "hidden").stat().st_mode & 0o077 == 0
-    assert lab.solution.stat().st_mode & 0o077 == 0
+    private = [path for path in hidden_material() if path.exists()]
+    assert {lab.folder / "hidden", lab.solution, REPO_ROOT / ".git", REPO_ROOT / "tests/golden"} <= set(private)
+    assert [path for path in private if path.stat().st_mode & 0o077] == []
     assert "hidden rubrics and solutions are made private" in subprocess_batch.results["reference"].notes[0]
+
+
+def test_no_test_or_document_quotes_a_real_held_out_seed() -> None:
+    """Tests and documents are readable from the subprocess sandbox: the real seeds live only in hidden/."""
+    seeds = {str(load_rubric(lab).heldout_seed) for lab in list_labs()}
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=REPO_ROOT, check=True).stdout
+    readable = [REPO_ROOT / name for name in tracked.splitlines() if "/hidden/" not in name]
+    quoting = [str(p) for p in readable if p.is_file() and any(seed in p.read_text(errors="replace") for seed in seeds)]
+    assert quoting == []
 
 
 @pytest.mark.container

@@ -198,7 +198,8 @@ def test_handout_has_starters_and_public_rubric_but_no_solutions_or_hidden_check
     everything = "\n".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file())
     for check_id in hidden_ids:
         assert check_id not in everything, f"hidden check {check_id} leaked into the handout"
-    assert "20261105" not in everything, "the real held-out seed leaked into the handout"
+    real_seed = str(load_rubric(get_lab(5)).heldout_seed)  # read, never quoted: tests are readable too
+    assert real_seed not in everything, "the real held-out seed leaked into the handout"
     assert not list(out.rglob("__pycache__"))
     assert REPO_ROOT.joinpath("labs/session-05/hidden/rubric.yaml").is_file(), "the kit itself keeps it"
 

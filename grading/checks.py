@@ -17,7 +17,7 @@ from grading.ir import PipelineIR, Task
 class RunOutcome:
     """One named run of a multi-run rubric (see grading.datasets): what ran, and whether it finished."""
 
-    tasks: set[str] = field(default_factory=set)  # component names with an executor_output.json
+    tasks: set[str] = field(default_factory=set)  # the roles of the tasks that finished (see grader._tasks_ran)
     ok: bool = False
     error: str = ""
 
@@ -26,10 +26,11 @@ class RunOutcome:
 class Context:
     ir: PipelineIR | None = None
     ran: bool = False
-    tasks_ran: set[str] = field(default_factory=set)  # component names with an executor_output.json
+    tasks_ran: set[str] = field(default_factory=set)  # the roles of the tasks that finished, in any run
     evaluation: dict[str, Any] | None = None
     runs: dict[str, RunOutcome] = field(default_factory=dict)  # named runs, when the rubric has them
     seeded_champion: str = ""  # the version of the champion the grader registered before the runs
+    evidence: dict[str, dict[str, str]] = field(default_factory=dict)  # run -> task -> status, signed by the worker
 
 
 Outcome = tuple[float, str]

@@ -66,7 +66,10 @@ class Engine(Protocol):
         """Where the run named ``run`` ("" for the only run) left its artifacts, if it left any."""
         ...
 
-    def tasks_ran(self, ir: PipelineIR, folder: Path | None) -> set[str]: ...
+    def tasks_ran(self, ir: PipelineIR, folder: Path | None, evidence: dict[str, str]) -> set[str]:
+        """The roles of the tasks that finished: from ``evidence`` (task -> status, which the worker signed)
+        when the grader ran the compiled IR, else from what the run left in ``folder``."""
+        ...
 
     def model_folder(self, folder: Path, task: Task, output: str) -> Path:
         """The checked folder of ``task``'s model ``output`` in a run folder; LookupError names what is wrong."""
@@ -155,11 +158,11 @@ class KfpEngine:
         runs = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
         return runs[0] if len(runs) == 1 else None
 
-    def tasks_ran(self, ir: PipelineIR, folder: Path | None) -> set[str]:
-        if folder is None:
-            return set()
-        marker = "executor_output.json"
-        return {task.component for task in ir.tasks.values() if plain_file(folder / task.name / marker, folder)}
+    def tasks_ran(self, ir: PipelineIR, folder: Path | None, evidence: dict[str, str]) -> set[str]:
+        """From kfp.local's own log of the run, not from files a task could write for another."""
+        return {
+            ir.tasks[task].component for task, status in evidence.items() if status == "SUCCESS" and task in ir.tasks
+        }
 
     def model_folder(self, folder: Path, task: Task, output: str) -> Path:
         model = folder / task.name / output
@@ -252,8 +255,9 @@ class TfxEngine:
         folder = out / "artifacts" / run if run else out / "artifacts"
         return folder if folder.is_dir() and inside(folder, out) else None
 
-    def tasks_ran(self, ir: PipelineIR, folder: Path | None) -> set[str]:
-        """Components that left an execution folder under the pipeline root."""
+    def tasks_ran(self, ir: PipelineIR, folder: Path | None, evidence: dict[str, str]) -> set[str]:
+        """Components that left an execution folder under the pipeline root (the worker runs TFX in the
+        submission's own process, so there is no evidence it could not forge)."""
         root = folder / "pipeline_root" if folder else None
         if root is None or not root.is_dir():
             return set()

@@ -7,9 +7,12 @@ computed here, on held-out rows the sandbox never received.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -213,6 +216,22 @@ _RUN_BANNER = re.compile(r"^GRADER: run '([a-z][a-z0-9_-]*)' with ", re.MULTILIN
 _VERSION = re.compile(r"^v\d{1,8}$")
 
 
+def _evidence(output: str, secret: str) -> dict[str, dict[str, str]]:
+    """The last evidence line the worker signed with ``secret``: run -> task -> kfp.local status; {} if none."""
+    for line in reversed(output.splitlines()):
+        payload, _, signature = line.removeprefix(worker_codes.EVIDENCE).rpartition(" ")
+        if not line.startswith(worker_codes.EVIDENCE):
+            continue
+        expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if hmac.compare_digest(signature, expected):
+            try:
+                runs = json.loads(payload)
+            except ValueError:
+                return {}
+            return runs if isinstance(runs, dict) else {}
+    return {}
+
+
 def _run_logs(output: str) -> dict[str, str]:
     """The worker's output cut at each named run's banner: run name -> what it printed."""
     marks = list(_RUN_BANNER.finditer(output))
@@ -241,7 +260,8 @@ def _execute(
         if not ok and not error:
             unread = str(status.get("error", "")) if str(status.get("error", "")).startswith(UNREAD_STATUS) else ""
             error = unread or ("no terminó (¿tiempo límite?)" if name in logs else "no llegó a correr")
-        outcome = RunOutcome(engine.tasks_ran(ctx.ir, folder), ok, error)
+        evidence = ctx.evidence.get(name) if isinstance(ctx.evidence.get(name), dict) else {}
+        outcome = RunOutcome(engine.tasks_ran(ctx.ir, folder, evidence), ok, error)
         if name:
             ctx.runs[name] = outcome
         ctx.tasks_ran |= outcome.tasks
@@ -468,8 +488,11 @@ def grade(
                 out.rename(scratch / "compiled")
                 if rubric.champion.get("seed"):
                     ctx.seeded_champion = _seed_champion(rubric.champion, out, files)
-                run = sandbox.run_worker(submission, scratch, ["--ir", str(data / "pipeline.yaml"), *run_args], limits)
+                secret = secrets.token_hex(16)
+                run_ir = ["--ir", str(data / "pipeline.yaml"), *run_args]
+                run = sandbox.run_worker(submission, scratch, run_ir, limits, stdin=f"{secret}\n".encode())
                 status = _status(out)
+                ctx.evidence = _evidence(run.tail, secret)
             stages["execute"], folders = _execute(ctx, rubric, engine, run, status, out, limits)
             stages["metrics"] = _score_shipped(ctx, rubric, engine, sandbox, out, folders, files, visible, held_out)
             if stages["execute"] != "ok" and stages["metrics"] == "ok":

@@ -29,6 +29,7 @@ WORKER = Path(__file__).resolve().parent / "worker.py"
 NOBODY = 65534
 SANDBOX_UID_BASE = 200_000  # above any real account; see _sandbox_uid
 CLONE_NEWNET = 0x40000000
+TAIL_BYTES = 64 * 1024
 TFX_IMAGE_ROOT = "/opt/labkit"  # where the TFX image keeps the session-6 module files (no solution)
 TFX_MODULES = "/grader/modules"
 
@@ -57,6 +58,7 @@ class SandboxRun:
     wall_seconds: float
     backend: str
     disk_exceeded: bool = False  # the run wrote more than Limits.disk_mb or Limits.max_files and was stopped
+    tail: str = ""  # the last TAIL_BYTES of output, where the worker's evidence lines are
 
 
 class Sandbox(Protocol):
@@ -64,16 +66,19 @@ class Sandbox(Protocol):
     description: str
     engines: tuple[str, ...]
 
-    def run_worker(self, submission: Path, scratch: Path, worker_args: list[str], limits: Limits) -> SandboxRun: ...
+    def run_worker(
+        self, submission: Path, scratch: Path, worker_args: list[str], limits: Limits, stdin: bytes = b""
+    ) -> SandboxRun: ...
 
 
 class _OutputPump(threading.Thread):
-    """Keeps the head of a stream, counts the rest, and flags a flood so the caller can stop the run."""
+    """Keeps the head and the tail of a stream, counts the rest, and flags a flood so the caller can stop the run."""
 
     def __init__(self, stream, keep: int, kill_at: int) -> None:
         super().__init__(daemon=True)
         self._stream, self._keep, self._kill_at = stream, keep, kill_at
         self.head = bytearray()
+        self.tail = bytearray()
         self.total = 0
         self.flooded = threading.Event()
 
@@ -82,6 +87,8 @@ class _OutputPump(threading.Thread):
             self.total += len(chunk)
             if len(self.head) < self._keep:
                 self.head.extend(chunk[: self._keep - len(self.head)])
+            self.tail.extend(chunk)
+            del self.tail[:-TAIL_BYTES]
             if self.total > self._kill_at:
                 self.flooded.set()
 
@@ -100,13 +107,22 @@ def _over_disk(folder: Path, limits: Limits) -> bool:
 
 
 def _supervise(
-    command: list[str], limits: Limits, backend: str, kill, preexec=None, env=None, cwd=None, watch: Path | None = None
+    command: list[str],
+    limits: Limits,
+    backend: str,
+    kill,
+    preexec=None,
+    env=None,
+    cwd=None,
+    watch: Path | None = None,
+    stdin: bytes = b"",
 ) -> SandboxRun:
-    """Run ``command`` to the end or until a limit: wall time, output, or what it wrote under ``watch``."""
+    """Run ``command`` to the end or until a limit: wall time, output, or what it wrote under ``watch``.
+    ``stdin`` is written to it and closed (how the grader hands the worker a secret)."""
     start = time.monotonic()
     process = subprocess.Popen(
         command,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -114,6 +130,11 @@ def _supervise(
         env=env,
         cwd=cwd,
     )
+    if stdin and process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.write(stdin)
+        with contextlib.suppress(OSError):
+            process.stdin.close()
     pump = _OutputPump(process.stdout, limits.output_bytes, limits.output_kill_bytes)
     pump.start()
     timed_out = disk_exceeded = False
@@ -150,6 +171,7 @@ def _supervise(
         wall_seconds=round(time.monotonic() - start, 2),
         backend=backend,
         disk_exceeded=disk_exceeded,
+        tail=bytes(pump.tail).decode("utf-8", "replace"),
     )
 
 
@@ -328,7 +350,9 @@ class SubprocessSandbox:
             )
         return "subprocess (weaker: no network or filesystem isolation, only rlimits and a time limit)"
 
-    def run_worker(self, submission: Path, scratch: Path, worker_args: list[str], limits: Limits) -> SandboxRun:
+    def run_worker(
+        self, submission: Path, scratch: Path, worker_args: list[str], limits: Limits, stdin: bytes = b""
+    ) -> SandboxRun:
         import resource
 
         cwd = scratch / "cwd"  # empty and not writable: `python -m` puts the cwd first on sys.path in every task
@@ -396,7 +420,15 @@ class SubprocessSandbox:
         ]
         try:
             return _supervise(
-                command, limits, self.name, _kill_group, preexec=preexec, env=env, cwd=str(cwd), watch=scratch
+                command,
+                limits,
+                self.name,
+                _kill_group,
+                preexec=preexec,
+                env=env,
+                cwd=str(cwd),
+                watch=scratch,
+                stdin=stdin,
             )
         finally:
             if self.drop_to_nobody:
@@ -444,14 +476,14 @@ def docker_run(
 
 
 def _docker_supervised(
-    command: list[str], name: str, limits: Limits, backend: str, watch: Path | None = None
+    command: list[str], name: str, limits: Limits, backend: str, watch: Path | None = None, stdin: bytes = b""
 ) -> SandboxRun:
     def kill(process: subprocess.Popen) -> None:
         if process.poll() is None:  # the container dies with its first process; only a live one needs this
             subprocess.run(["docker", "kill", name], capture_output=True)
             _kill_group(process)
 
-    return _supervise(command, limits, backend, kill, watch=watch)
+    return _supervise(command, limits, backend, kill, watch=watch, stdin=stdin)
 
 
 class DockerSandbox:
@@ -488,16 +520,20 @@ class DockerSandbox:
             worker_args=("--engine", "tfx", "--modules", TFX_MODULES, *[f"--beam-arg={a}" for a in BEAM_ARGS]),
         )
 
-    def run_worker(self, submission: Path, scratch: Path, worker_args: list[str], limits: Limits) -> SandboxRun:
+    def run_worker(
+        self, submission: Path, scratch: Path, worker_args: list[str], limits: Limits, stdin: bytes = b""
+    ) -> SandboxRun:
         out = scratch / "out"
         out.mkdir(exist_ok=True)
         os.chmod(out, 0o777)  # the container user is nobody; the folder is private to this grading run
         name = f"labkit-grade-{secrets.token_hex(6)}"
         mounts = [(submission, "/submission"), (scratch / "data", "/scratch/data"), (WORKER, "/grader/worker.py")]
         command = docker_run(name, self.image, limits, [*mounts, *self.mounts], writable=out, masked=self.masked)
+        if stdin:
+            command.insert(2, "--interactive")
         command += ["python3", "-I", "/grader/worker.py", "--submission", "/submission", "--out", "/scratch/out"]
         command += [*self.worker_args, *[arg.replace(str(scratch), "/scratch") for arg in worker_args]]
-        return _docker_supervised(command, name, limits, self.name, watch=out)
+        return _docker_supervised(command, name, limits, self.name, watch=out, stdin=stdin)
 
     def run_script(self, script: Path, args: list[str], mounts: list[Mount], limits: Limits) -> SandboxRun:
         """A grader-owned script in a fresh container of the same image (e.g. scoring a submission's model)."""

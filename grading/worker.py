@@ -17,9 +17,13 @@ Exit codes name the phase that failed, so the grader can explain a failure even 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import importlib.util
 import json
+import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -69,14 +73,48 @@ def _compile(out: Path, write_ir: Callable[[Path], None]) -> int:
 
 
 RUN_BANNER = "GRADER: run "
+EVIDENCE = "GRADER-EVIDENCE "
+_FINISHED = re.compile(r"Task '([^']+)' finished with status (\w+)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _named_runs(pipeline, runs: dict[str, dict], accepted: set[str], out: Path) -> int:
+class _TaskLog:
+    """Which tasks kfp.local finished, and how, per run: read from the orchestrator's own log records in this
+    process (task subprocesses print, they do not log here), and printed as lines signed with the grader's
+    secret, so that nothing a task writes can forge them."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret, self.runs, self.current = secret.encode(), {}, ""
+        make_record = logging.getLogRecordFactory()
+
+        def observed(*args, **kwargs) -> logging.LogRecord:
+            record = make_record(*args, **kwargs)
+            try:
+                if finished := _FINISHED.search(_ANSI.sub("", record.getMessage())):
+                    self.runs.setdefault(self.current, {})[finished.group(1)] = finished.group(2)
+            except Exception:  # a record that does not format is not a task status
+                pass
+            return record
+
+        logging.setLogRecordFactory(observed)
+
+    def start(self, run: str) -> None:
+        self.current = run
+        self.runs.setdefault(run, {})
+
+    def publish(self) -> None:
+        payload = json.dumps(self.runs, sort_keys=True, separators=(",", ":"))
+        signature = hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()
+        print(f"\n{EVIDENCE}{payload} {signature}", flush=True)
+
+
+def _named_runs(pipeline, runs: dict[str, dict], accepted: set[str], out: Path, log: _TaskLog) -> int:
     """Each named run in order, into artifacts/<name>/; a failed run does not stop the ones after it."""
     from kfp import local
 
     outcomes: dict[str, dict[str, object]] = {}
     for name, given in runs.items():
+        log.start(name)
         arguments = {k: v for k, v in given.items() if k in accepted}
         (out / "artifacts" / name).mkdir(parents=True, exist_ok=True)
         local.init(
@@ -93,6 +131,7 @@ def _named_runs(pipeline, runs: dict[str, dict], accepted: set[str], out: Path) 
             outcomes[name] = {"ok": False, "error": _short_error(exc)}
             print(f"GRADER: run {name!r} failed: {_short_error(exc)}", file=sys.stderr, flush=True)
         _status(out, runs=outcomes)
+        log.publish()
     if not all(outcome["ok"] for outcome in outcomes.values()):
         _status(out, error=next(str(o["error"]) for o in outcomes.values() if not o["ok"]))
         return EXIT_RUN
@@ -173,21 +212,27 @@ def _run_compiled(ns: argparse.Namespace, out: Path) -> int:
 
     from kfp import components, local
 
+    # The grader's secret comes on stdin, read before any task starts; the tasks inherit /dev/null instead.
+    log = _TaskLog(sys.stdin.readline().strip())
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     _status(out, phase="compiled")
     pipeline = components.load_component_from_file(str(ns.ir))
     accepted = set(pipeline.component_spec.inputs or {})
     warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
     if ns.runs:
-        return _named_runs(pipeline, json.loads(ns.runs), accepted, out)
+        return _named_runs(pipeline, json.loads(ns.runs), accepted, out, log)
     arguments = {k: v for k, v in json.loads(ns.args).items() if k in accepted}
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(out / "artifacts"), raise_on_error=True)
     _status(out, phase="running", arguments=arguments)
+    log.start("")
     try:
         pipeline(**arguments)
     except BaseException as exc:
         _status(out, error=_short_error(exc))
         print(f"GRADER: the run failed: {_short_error(exc)}", file=sys.stderr)
         return EXIT_RUN
+    finally:
+        log.publish()
     _status(out, phase="ran")
     return EXIT_OK
 

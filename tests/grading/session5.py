@@ -36,6 +36,20 @@ def pretrained(model: dsl.Output[dsl.Model]):
 
 
 @dsl.pipeline('''
+FORGER = '''
+
+@dsl.component(base_image="python:3.11", install_kfp_package=False)
+def forge(passed: bool, note: dsl.Output[dsl.Artifact]):
+    """Writes kfp.local's marker of a push task that never ran into its own run's folder."""
+    from pathlib import Path
+
+    run = Path(note.path).parent.parent
+    (run / "push").mkdir(parents=True, exist_ok=True)
+    (run / "push" / "executor_output.json").write_text("{}")
+    Path(note.path).write_text("forged")
+
+
+@dsl.pipeline('''
 NOTE_STEP = '''
 
 @dsl.component(base_image="python:3.11", install_kfp_package=False)
@@ -69,11 +83,16 @@ def session5_sources() -> dict[str, str]:
     own_model = _replace(
         own_model, PUSH, '        push(model=pretrained().outputs["model"], metrics=evaluate_task.outputs["metrics"])'
     )
+    forger = _replace(reference, "\n\n@dsl.pipeline(", FORGER)
+    forger = _replace(forger, "== True, name=", "== False, name=")
+    forger = _replace(forger, RETURN, '    forge(passed=evaluate_task.outputs["Output"])\n' + RETURN)
     return {
         # Other variable and display names, another condition name and an extra step of its own: full marks.
         "renamed_with_extra_step": renamed,
         # The condition reads evaluate's output, inverted: pushes exactly when the model fails the gate.
         "gate_inverted": _replace(reference, "== True, name=", "== False, name="),
+        # The same inverted gate, plus a step that forges the marker of a push in every run.
+        "gate_inverted_forges_markers": forger,
         # push outside any gate.
         "push_ungated": _replace(reference, f"    {GATE}\n{PUSH}", PUSH[4:]),
         # A second push after the gated one, outside the gate.
@@ -99,6 +118,7 @@ def session5_sources() -> dict[str, str]:
 LOSES: dict[str, dict[str, float]] = {
     "renamed_with_extra_step": {},
     "gate_inverted": {"execute.gate_closes": 10, "execute.gate_opens": 5},
+    "gate_inverted_forges_markers": {"execute.gate_closes": 10, "execute.gate_opens": 5},
     "push_ungated": {"static.gate": 5, "execute.gate_closes": 10},
     "second_push_ungated": {"static.gate": 5, "execute.gate_closes": 10},
     "threshold_constant_zero": {"static.threshold_wired": 5, "execute.gate_closes": 10},

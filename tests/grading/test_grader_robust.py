@@ -17,7 +17,7 @@ import pytest
 from grading.grader import GradeResult, grade
 from grading.rubric import Rubric
 from tests.grading.hostile import reference_source, write_submission
-from tests.grading.replay import MAIN, MODEL, ReplaySandbox
+from tests.grading.replay import MAIN, MODEL, RUN, ReplaySandbox
 
 EXECUTOR_OUTPUT = f"{MAIN}/train/executor_output.json"
 
@@ -182,15 +182,27 @@ def test_an_ir_whose_task_names_are_numbers_is_graded(submission: Path, rubric: 
     assert 0 < steps.earned < steps.points and "ingest" in steps.feedback
 
 
-def test_a_task_marker_that_is_not_a_plain_file_does_not_count(recorded: Path, tmp_path: Path) -> None:
-    from grading.engines import KfpEngine
-    from grading.ir import parse_ir
+def test_task_markers_a_run_writes_are_not_evidence(rubric: Rubric, recorded: Path, tmp_path: Path) -> None:
+    """Which tasks ran comes from the worker's signed log, not from files: deleting or forging markers changes
+    nothing, and evidence signed with another secret (or none) counts for nothing."""
 
-    out = shutil.copytree(recorded, tmp_path / "out", symlinks=True)
-    _replace(EXECUTOR_OUTPUT, _link("/proc/self/mem"))(out)
-    _replace(EXECUTOR_OUTPUT.replace("/train/", "/split/"), os.mkfifo)(out)
-    ran = KfpEngine().tasks_ran(parse_ir(out / "pipeline.yaml"), out / MAIN)
-    assert "ingest" in ran and not {"train", "split"} & ran
+    def forge(out: Path) -> None:
+        for marker in (out / "artifacts").rglob("executor_output.json"):
+            marker.unlink()
+        (out / "artifacts/gate_closed" / RUN / "push").mkdir(parents=True)
+        (out / "artifacts/gate_closed" / RUN / "push/executor_output.json").write_text("{}")
+
+    submission = write_submission(tmp_path / "ana", {"pipeline.py": reference_source()})
+    result = grade(submission, rubric, ReplaySandbox(recorded, forge))
+    assert result.score == result.max_score, [(c.id, c.feedback) for c in result.checks if not c.passed]
+
+    class Unsigned(ReplaySandbox):
+        def run_worker(self, *args, stdin: bytes = b"", **kwargs):
+            return super().run_worker(*args, stdin=b"another secret\n" if stdin else b"", **kwargs)
+
+    unsigned = grade(submission, rubric, Unsigned(recorded))
+    lost = {c.id for c in unsigned.checks if not c.passed}
+    assert {"execute.gate_opens", "execute.gate_closes"} <= lost, "no signed evidence: no task counts as run"
 
 
 def test_read_limited_counts_bytes_instead_of_trusting_the_size(tmp_path: Path) -> None:

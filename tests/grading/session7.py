@@ -61,6 +61,8 @@ def session7_sources() -> dict[str, str]:
         "retrain_always": _replace(reference, DRIFT_GATE, "if True:"),
         # Registers whatever the comparison says.
         "no_comparison_gate": _replace(reference, COMPARISON_GATE, "if True:"),
+        # Registers exactly when the challenger loses.
+        "comparison_inverted": _replace(reference, COMPARISON_GATE, COMPARISON_GATE.replace("== True", "== False")),
         # Fails in `train`, which only the drifted run reaches.
         "fails_on_drift": _replace(
             reference, "learning_rate=learning_rate, seed=seed", "learning_rate=-1.0, seed=seed"

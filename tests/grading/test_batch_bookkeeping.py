@@ -87,10 +87,10 @@ def test_a_tampered_or_unreadable_saved_result_is_graded_again(rubric: Rubric, r
 class _Exploding(ReplaySandbox):
     """A grader bug that only one submission triggers."""
 
-    def run_worker(self, submission, scratch, worker_args, limits):
+    def run_worker(self, submission, scratch, worker_args, limits, **kwargs):
         if (submission / "boom.txt").exists():
             raise KeyError("grader bug on purpose")
-        return super().run_worker(submission, scratch, worker_args, limits)
+        return super().run_worker(submission, scratch, worker_args, limits, **kwargs)
 
 
 def test_a_grader_exception_becomes_a_gradebook_row_and_the_batch_goes_on(

@@ -240,3 +240,12 @@ def test_read_limited_refuses_every_way_out_of_the_folder(tmp_path: Path) -> Non
     for path, words in cases.items():
         with pytest.raises(RefusedFile, match=words):
             read_limited(path, root, 100)
+
+
+def test_run_logs_without_any_run_banner_do_not_crash_the_grader() -> None:
+    """A worker killed before its first run prints no banner: no logs to cut, never an exception."""
+    from grading.grader import _run_logs
+
+    assert _run_logs("") == {} and _run_logs("Traceback...\nMemoryError\n") == {}
+    two = _run_logs("GRADER: run 'a' with {}\nx\nGRADER: run 'b' with {}\ny\n")
+    assert set(two) == {"a", "b"} and "x" in two["a"] and "y" in two["b"]

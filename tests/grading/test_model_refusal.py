@@ -199,3 +199,27 @@ def test_scoring_errors_reach_the_report_as_fixed_messages(rubric: Rubric, recor
     result = grade(submission, rubric, ReplaySandbox(recorded, tamper))
     assert "no es una red de capas Dense" in result.stages["metrics"], result.stages
     assert marker not in _reports(result, tmp_path / "reports")
+
+
+@pytest.mark.parametrize(
+    "preprocessing",
+    [
+        {"categorical": {"species": ["Adelie", "Chinstrap", "Gentoo"]}},  # the label as an input it copies through
+        {"numeric": {"row_id": {"mean": 0.0, "std": 1.0}}},
+        {"classes": ["Gentoo", "Chinstrap", "Adelie"]},
+        {"categorical": {"island": ["Biscoe", "Atlantis"]}},
+    ],
+    ids=["label_as_input", "unknown_column", "classes_reordered", "unknown_category"],
+)
+def test_a_model_outside_the_kit_schema_is_refused(preprocessing: dict, tmp_path: Path) -> None:
+    """The scorer gives a model only the held-out features and reads it only with the kit's schema: an untrained
+    model that declares ``species`` as an input and copies it through gets nothing to copy, and is refused."""
+    from components.common.features import fit_preprocessing
+    from grading.champion import write_dense_model
+
+    visible, held_out = heldout_split(0.25, 5)
+    declared = {**fit_preprocessing(visible), **preprocessing}
+    width = sum(1 for _ in declared["numeric"]) + sum(len(v) for v in declared["categorical"].values())
+    model = write_dense_model(tmp_path / "m", np.zeros((width, 3)), np.zeros(3), declared)
+    with pytest.raises(RuntimeError, match="no usa las columnas y clases del esquema del kit"):
+        score_heldout(model, visible, held_out)

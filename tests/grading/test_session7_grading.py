@@ -289,6 +289,15 @@ def test_registering_without_the_comparison_gate_loses_points(graded: dict[str, 
     assert not result.passed, "the replacement check is required"
 
 
+def test_an_inverted_comparison_gate_is_caught_by_what_the_registry_did(graded: dict[str, GradeResult]) -> None:
+    """The gate reads compare_models' output, so its shape passes; the seeded champion makes it register a
+    challenger that lost, which only the grader's own comparison shows."""
+    result = graded["comparison_inverted"]
+    assert _lost(result) == {"metrics.champion_replacement": 10}, result.stages
+    assert result.heldout_metrics["replaced"] and not result.heldout_metrics["should_replace"]
+    assert not result.passed
+
+
 def test_a_run_that_fails_on_the_drifted_batch_keeps_the_stable_run_checks(graded: dict[str, GradeResult]) -> None:
     result = graded["fails_on_drift"]
     assert "la corrida 'drifted' falló" in result.stages["execute"]

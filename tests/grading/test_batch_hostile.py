@@ -140,9 +140,10 @@ def _defended(batch: Batch, name: str) -> None:
     elif name == "shadowing":
         assert _full_marks(result), text
     elif name == "fake_metrics":
+        # It trains a poor model and reports perfect metrics of its own, and publishes nothing: nothing to score.
         accuracy = next(c for c in result.checks if c.id == "metrics.heldout_accuracy")
-        assert accuracy.earned == 0 and result.heldout_metrics and result.heldout_metrics["accuracy"] < 0.9
-        assert "datos reservados" in accuracy.feedback and not result.passed
+        assert accuracy.earned == 0 and result.heldout_metrics is None and not result.passed
+        assert "no publica ningún modelo" in result.stages["metrics"] and "datos reservados" in accuracy.feedback
     elif name == "tamper_results":
         assert not result.passed and result.percent == batch.results["starter"].percent
         saved = json.loads((batch.out / name / "result.json").read_text())
@@ -168,7 +169,7 @@ def _common(batch: Batch) -> None:
     assert not (batch.out / "pwned.txt").exists()
     fails_at_run = batch.results["fails_at_run"]
     assert "test_fraction must be between 0 and 1" in fails_at_run.stages["execute"]
-    assert fails_at_run.stages["static"] == "ok" and fails_at_run.percent >= fails_at_run.passing_percent
+    assert fails_at_run.stages["static"] == "ok" and all(c.passed for c in fails_at_run.checks if c.stage == "static")
     assert not fails_at_run.passed and "execute.runs" in fails_at_run.notes[-1], "a required check failed"
     rows = list(csv.DictReader(batch.gradebook.open()))
     assert {row["submission"] for row in rows} == set(batch.results)

@@ -28,6 +28,7 @@ from grading import worker as worker_codes
 from grading.checks import KINDS, Context, RunOutcome
 from grading.datasets import DataFile, expand, write_data
 from grading.engines import ENGINES, Engine, check_model_folder, heldout_metrics, score
+from grading.identity import OWN
 from grading.ir import IRError, parse_ir
 from grading.rubric import Check, Rubric
 from grading.sandbox import Limits, Sandbox, SandboxRun
@@ -481,6 +482,10 @@ def grade(
         if stages.get("compile") == "ok":
             assert run is not None and ctx.ir is not None
             stages["static"] = "ok"
+            if own := sorted(
+                {t.component.removeprefix(OWN) for t in ctx.ir.tasks.values() if t.component.startswith(OWN)}
+            ):
+                notes.append(f"components of the submission's own (they run with the kit's rights): {', '.join(own)}")
             if engine.runs_compiled_ir:
                 # The run executes the IR the grader read, in a fresh sandbox that never imports pipeline.py:
                 # the static checks and the run see one pipeline, and the first process left nothing behind.

@@ -298,6 +298,24 @@ def test_an_inverted_comparison_gate_is_caught_by_what_the_registry_did(graded: 
     assert not result.passed
 
 
+def test_a_drift_check_of_its_own_is_not_the_kits_whatever_it_reads(graded: dict[str, GradeResult]) -> None:
+    """It behaves right in both runs (the file names say which batch drifted), but it is not the kit's
+    detect_drift: every check that needs the drift step, or the gate on it, is lost."""
+    result = graded["drift_by_file_name"]
+    lost = _lost(result)
+    assert {"static.drift_after_validate", "static.retrain_gated_by_drift", "execute.stable_no_retrain"} <= set(lost)
+    assert lost["static.steps"] == pytest.approx(10 / 7, abs=0.01)
+
+
+def test_splitting_the_reference_instead_of_the_batch_loses_the_lineage_check(
+    graded: dict[str, GradeResult],
+) -> None:
+    result = graded["splits_the_reference"]
+    assert "static.split_the_batch" in _lost(result)
+    feedback = next(c.feedback for c in result.checks if c.id == "static.split_the_batch")
+    assert "no lee batch en source" in feedback
+
+
 def test_a_run_that_fails_on_the_drifted_batch_keeps_the_stable_run_checks(graded: dict[str, GradeResult]) -> None:
     result = graded["fails_on_drift"]
     assert "la corrida 'drifted' falló" in result.stages["execute"]

@@ -330,47 +330,59 @@ def _score_champion(
     challenger the pipeline trained with its own champion on the test rows the pipeline's split makes, as the
     kit's compare_models does. While the grader's champion stays, the metrics are the challenger's (the
     pipeline's own work)."""
-    from components.common.inference import load_dense_network
-    from components.common.schema import LABEL
-    from components.split.logic import stratified_split
-
     assert ctx.ir is not None
     visible, held_out = given
     if heldout_file := champion.get("heldout"):
         visible, held_out = files[heldout_file].given, files[heldout_file].held_out
     name = str(champion.get("model_name", "penguins"))
     version, model = _registry_champion(_registry_path(champion, out), out, name)
-    if not (seeded := ctx.seeded_champion):
-        return {**score(engine, sandbox, model, visible, held_out), "champion": version}
-    challenger = champion["challenger"]
-    folder = folders.get(str(challenger.get("run", "")))
+    seeded, challenger = ctx.seeded_champion, champion.get("challenger", {})
+    earlier = list(ctx.runs)[: list(ctx.runs).index(challenger["run"])] if challenger.get("run") in ctx.runs else []
+    if not seeded or any(challenger["registered_by"] in ctx.runs[run].tasks for run in earlier):
+        # No seed, or an earlier run already replaced it: there is no duel with the grader's champion to judge.
+        return {
+            **score(engine, sandbox, model, visible, held_out),
+            "champion": version,
+            "replaced_earlier": bool(seeded),
+        }
+    folder = folders.get(str(challenger["run"]))
     if folder is None:
-        raise LookupError(f"la corrida {challenger.get('run')!r} no dejó artefactos")
+        raise LookupError(f"la corrida {challenger['run']!r} no dejó artefactos")
     task, output = ctx.ir.shipped(challenger["task"], challenger["input"], challenger["trained_by"])
     challenger_model = engine.model_folder(folder, task, output)
-    train, test = stratified_split(
-        files[champion["seed"]].given, test_fraction=float(challenger["test_fraction"]), seed=int(challenger["seed"])
+    challenger_accuracy, champion_accuracy, baseline = _duel(
+        engine,
+        sandbox,
+        challenger_model,
+        _registry_path(champion, out) / name / seeded,
+        files[champion["seed"]].given,
+        challenger,
     )
-    features = test.drop(columns=[LABEL])
-    on_test = heldout_metrics(engine.predict(sandbox, challenger_model, features), train, test)
-    seed_model = _registry_path(champion, out) / name / seeded  # the grader's own file: read in process
-    seeded_on_test = heldout_metrics(load_dense_network(seed_model).predict(features), train, test)
-    should_replace = on_test["accuracy"] > on_test["baseline_accuracy"] and on_test["accuracy"] > seeded_on_test[
-        "accuracy"
-    ] + float(challenger.get("min_improvement", 0.0))
-    scored = model if version != seeded else challenger_model
-    earlier = list(ctx.runs)[: list(ctx.runs).index(challenger["run"])] if challenger["run"] in ctx.runs else []
-    if any(challenger["registered_by"] in ctx.runs[run].tasks for run in earlier):
-        # An earlier run already replaced the grader's champion: the duel above is not the one the run had.
-        return {**score(engine, sandbox, model, visible, held_out), "champion": version, "replaced_earlier": True}
+    margin = float(challenger.get("min_improvement", 0.0))
     return {
-        **score(engine, sandbox, scored, visible, held_out),
+        **score(engine, sandbox, model if version != seeded else challenger_model, visible, held_out),
         "champion": version,
         "replaced": version != seeded,
-        "should_replace": should_replace,
-        "challenger_test_accuracy": on_test["accuracy"],
-        "champion_test_accuracy": seeded_on_test["accuracy"],
+        "should_replace": challenger_accuracy > baseline and challenger_accuracy > champion_accuracy + margin,
+        "challenger_test_accuracy": challenger_accuracy,
+        "champion_test_accuracy": champion_accuracy,
     }
+
+
+def _duel(
+    engine: Engine, sandbox: Sandbox, challenger: Path, seed_model: Path, batch: pd.DataFrame, how: dict[str, Any]
+) -> tuple[float, float, float]:
+    """(challenger, champion, baseline) accuracy on the test rows the pipeline's split makes of ``batch``, as
+    the kit's compare_models measures them. The seeded champion is the grader's own file: read in process."""
+    from components.common.inference import load_dense_network
+    from components.common.schema import LABEL
+    from components.split.logic import stratified_split
+
+    train, test = stratified_split(batch, test_fraction=float(how["test_fraction"]), seed=int(how["seed"]))
+    features = test.drop(columns=[LABEL])
+    challenger_on_test = heldout_metrics(engine.predict(sandbox, challenger, features), train, test)
+    champion_on_test = heldout_metrics(load_dense_network(seed_model).predict(features), train, test)
+    return challenger_on_test["accuracy"], champion_on_test["accuracy"], challenger_on_test["baseline_accuracy"]
 
 
 def _score_shipped(

@@ -497,7 +497,7 @@ def grade(
             if own := sorted(
                 {t.component.removeprefix(OWN) for t in ctx.ir.tasks.values() if t.component.startswith(OWN)}
             ):
-                notes.append(f"components of the submission's own (they run with the kit's rights): {', '.join(own)}")
+                notes.append(f"componentes propios de la entrega (corren con los permisos del kit): {', '.join(own)}")
             if engine.runs_compiled_ir:
                 # The run executes the IR the grader read, in a fresh sandbox that never imports pipeline.py:
                 # the static checks and the run see one pipeline, and the first process left nothing behind.
@@ -513,7 +513,7 @@ def grade(
             stages["execute"], folders = _execute(ctx, rubric, engine, run, status, out, limits)
             stages["metrics"] = _score_shipped(ctx, rubric, engine, sandbox, out, folders, files, visible, held_out)
             if stages["execute"] != "ok" and stages["metrics"] == "ok":
-                notes.append("a run failed; the model the pipeline ships was still scored")
+                notes.append("una corrida falló; el modelo que publica el pipeline se evaluó igual")
     finally:
         if keep_scratch is not None:
             try:  # FIFOs and devices the submission left cannot be copied; the rest still is
@@ -532,10 +532,10 @@ def grade(
     percent = round(100 * score / total, 1) if total else 0.0
     missed = [c.id for c, r in zip(rubric.checks, checks, strict=True) if c.required and not r.passed]
     if missed:
-        notes.append(f"required checks not passed (the submission cannot pass without them): {', '.join(missed)}")
+        notes.append(f"checks obligatorios sin aprobar (sin ellos la entrega no aprueba): {', '.join(missed)}")
     excerpt = run.output[-LOG_EXCERPT_CHARS:] if run else ""
     if run and run.output_bytes > limits.output_bytes:
-        notes.append(f"the submission printed {run.output_bytes} bytes; the report keeps the first part only")
+        notes.append(f"la corrida imprimió {run.output_bytes} bytes; el informe guarda solo el comienzo")
     return GradeResult(
         submission=submission_id(source),
         session=rubric.session,

@@ -121,6 +121,44 @@ PIPELINES: dict[str, PipelineEntry] = {
 }
 
 
+def pipeline_functions(path: Path) -> list[str]:
+    """The names of the @dsl.pipeline objects a file defines (importing it)."""
+    module = _module_from_file(path)
+    return sorted(name for name, value in vars(module).items() if hasattr(value, "pipeline_func"))
+
+
+def resolve_pipeline(target: str) -> PipelineEntry:
+    """What a student may name: a registered pipeline (``training``), a lab (``session-05`` or ``5``: its starter,
+    the file the student completes), or a pipeline file (a lab's starter keeps the lab's function; any other
+    file must define one @dsl.pipeline)."""
+    from labkit.labs import UnknownLabError, get_lab, list_labs
+
+    if target in PIPELINES:
+        return PIPELINES[target]
+    session = target.removeprefix("session-")
+    if session.isdigit():
+        try:
+            lab = get_lab(int(session))
+        except UnknownLabError as exc:
+            raise UnknownPipelineError(str(exc)) from None
+        return PipelineEntry.from_file(lab.starter, lab.pipeline_function, session=lab.session, kind=lab.kind)
+    path = Path(target)
+    if path.suffix == ".py" and path.is_file():
+        for lab in list_labs():
+            if lab.starter.resolve() == path.resolve():
+                return PipelineEntry.from_file(path, lab.pipeline_function, session=lab.session, kind=lab.kind)
+        found = pipeline_functions(path)
+        if len(found) != 1:
+            what = f"defines {len(found)} (@dsl.pipeline: {', '.join(found)})" if found else "defines no @dsl.pipeline"
+            raise UnknownPipelineError(f"{path} {what}; a file to draw or compile must define exactly one")
+        return PipelineEntry.from_file(path, found[0])
+    known = ", ".join(sorted(PIPELINES))
+    raise UnknownPipelineError(
+        f"no pipeline named {target!r}: give a kit pipeline ({known}), a lab (session-05) or a pipeline file "
+        "(labs/session-05/starter/pipeline.py). See `labkit pipeline list`."
+    )
+
+
 def get_pipeline(name: str) -> PipelineEntry:
     try:
         return PIPELINES[name]

@@ -19,8 +19,8 @@ from labkit.registry import (
     PipelineEntry,
     PipelineLoadError,
     UnknownPipelineError,
-    get_pipeline,
     parse_params,
+    resolve_pipeline,
 )
 from labkit.runners import RUNNERS, get_runner
 from labkit.runners.base import RunnerUnavailableError, RunResult, TaskEvent
@@ -31,8 +31,8 @@ app = typer.Typer(help="List, compile, draw and run the kit's pipelines.", no_ar
 
 def _entry(name: str):
     try:
-        return get_pipeline(name)
-    except UnknownPipelineError as exc:
+        return resolve_pipeline(name)
+    except (UnknownPipelineError, PipelineLoadError) as exc:
         fail(str(exc))
 
 
@@ -48,7 +48,9 @@ def list_pipelines(output: OutputFormat = OUTPUT_OPTION) -> None:
 
 @app.command("compile")
 def compile_command(
-    name: str = typer.Argument(None, help="Pipeline to compile (see `labkit pipeline list`)."),
+    name: str = typer.Argument(
+        None, help="A kit pipeline (see `labkit pipeline list`), a lab (session-05) or your pipeline file."
+    ),
     all_pipelines: bool = typer.Option(False, "--all", help="Compile every pipeline."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Folder for the IR YAML files."),
 ) -> None:
@@ -79,10 +81,15 @@ def compile_command(
 
 @app.command("show")
 def show(
-    name: str = typer.Argument(..., help="Pipeline to draw."),
+    name: str = typer.Argument(
+        ..., help="A kit pipeline (training), a lab (session-05: your starter) or a pipeline file (my/pipeline.py)."
+    ),
     out: Path = typer.Option(Path("build/dag"), "--out", help="Folder for NAME.png and NAME.svg."),
 ) -> None:
-    """Draw the compiled DAG of a pipeline as PNG and SVG (tasks, data edges and dsl.If gates)."""
+    """Draw the compiled DAG of a pipeline as PNG and SVG (tasks, data edges and dsl.If gates).
+
+    Examples: labkit pipeline show training; labkit pipeline show labs/session-05/starter/pipeline.py
+    """
     from labkit.dag import draw_pipeline
 
     entry = _entry(name)

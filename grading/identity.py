@@ -80,3 +80,9 @@ def role_of(spec: dict[str, Any], component_ref: str) -> str | None:
     if not isinstance(container, dict):
         return None
     return _tfx_role(container) or kit_components().get(executor_digest(container))
+
+
+if __name__ == "__main__":  # run by the grader inside a kit image: the digests of the components it carries
+    import sys
+
+    sys.stdout.write(json.dumps(kit_components()) + "\n")

@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import functools
 import itertools
+import json
 import os
 import secrets
 import shutil
@@ -26,6 +27,7 @@ from components.common.images import COMPONENTS_IMAGE, TFX_IMAGE
 from labkit.paths import REPO_ROOT
 
 WORKER = Path(__file__).resolve().parent / "worker.py"
+IDENTITY = Path(__file__).resolve().parent / "identity.py"
 NOBODY = 65534
 SANDBOX_UID_BASE = 200_000  # above any real account; see _sandbox_uid
 CLONE_NEWNET = 0x40000000
@@ -535,6 +537,26 @@ class DockerSandbox:
         command += [*self.worker_args, *[arg.replace(str(scratch), "/scratch") for arg in worker_args]]
         return _docker_supervised(command, name, limits, self.name, watch=out, stdin=stdin)
 
+    def kit_problem(self) -> str | None:
+        """Why the image's kit components differ from this checkout's, or None. The grader knows a kit step by
+        its code (``grading.identity``) and the submission compiles in the image: an image built from another
+        version of the kit would make every kit step look like one of the submission's own."""
+        from grading.identity import kit_components
+
+        run = self.run_script(IDENTITY, [], [], Limits(wall_seconds=120, memory_mb=1024))
+        try:
+            in_image = json.loads(run.output.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            return f"could not list the components in {self.image} (exit {run.exit_code}): {run.output[-300:]}"
+        here = kit_components()
+        differ = sorted(
+            {name for d, name in here.items() if d not in in_image}
+            | {name for d, name in in_image.items() if d not in here}
+        )
+        if not differ:
+            return None
+        return f"{self.image} was built from another version of the kit (components differ: {', '.join(differ)})"
+
     def run_script(self, script: Path, args: list[str], mounts: list[Mount], limits: Limits) -> SandboxRun:
         """A grader-owned script in a fresh container of the same image (e.g. scoring a submission's model)."""
         name = f"labkit-score-{secrets.token_hex(6)}"
@@ -558,4 +580,9 @@ def pick_sandbox(preference: str = "auto", engine: str = "kfp") -> Sandbox:
     reason = docker_available()
     if preference == "docker" and reason:
         raise RuntimeError(f"the docker sandbox cannot run: {reason}. Use --sandbox subprocess (weaker).")
-    return DockerSandbox() if reason is None else SubprocessSandbox()
+    if reason is not None:
+        return SubprocessSandbox()
+    sandbox = DockerSandbox()
+    if stale := sandbox.kit_problem():
+        raise RuntimeError(f"{stale}: rebuild it with `labkit image build components`")
+    return sandbox

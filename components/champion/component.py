@@ -18,6 +18,7 @@ def compare_models(
 
     Returns whether the challenger should be pushed (a single bool: kfp.local 2.17 conditions need one).
     """
+    import json
     from pathlib import Path
 
     import pandas as pd
@@ -37,6 +38,9 @@ def compare_models(
         if value is not None and key != "reason":
             metrics.log_metric(key, round(value, 4) if isinstance(value, float) else value)
     metrics.metadata["reason"] = result.reason
+    # On a cluster the metadata lives in ML Metadata; the file is what the object store (and labkit) can read.
+    with open(metrics.path, "w") as handle:
+        json.dump(metrics.metadata, handle)
     print(result.reason)
     return result.better
 

@@ -128,7 +128,7 @@ def _print_result(result: RunResult) -> None:
     console.print(table)
     console.print(f"run folder: [bold]{result.run_dir}[/] (run.log, result.json and these artifacts):")
     for key, path in sorted(result.artifacts.items()):
-        console.print(f"  {key:<24} {Path(path).relative_to(result.run_dir)}", soft_wrap=True)
+        console.print(f"  {key:<24} {Path(path).resolve().relative_to(Path(result.run_dir).resolve())}", soft_wrap=True)
     console.print(f"wall time: {result.wall_seconds:.1f} s")
     if "kfp_run_id" in result.artifacts:  # cluster runs: artifacts stay in the cluster's object store
         console.print(

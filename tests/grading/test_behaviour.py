@@ -73,3 +73,17 @@ def test_feedback_names_the_behaviour(subprocess_graded: dict[str, GradeResult])
     assert "faltan los pasos: evaluate" in feedback("own_evaluate_always_true", "static.steps")
     assert not subprocess_graded["trains_on_everything"].passed, "training on the test rows is a required check"
     assert subprocess_graded["renamed_with_extra_step"].passed
+
+
+@pytest.mark.container
+def test_the_docker_sandbox_refuses_an_image_built_from_another_kit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kit steps are known by their code, and submissions compile in the image: an image from another version
+    of the kit would turn every kit step into one of the submission's own, so grading refuses it by name."""
+    from grading import identity
+
+    assert DockerSandbox().kit_problem() is None, "CI builds the image from this checkout"
+    here = dict(identity.kit_components())
+    changed = {("0" * 64 if name == "evaluate" else digest): name for digest, name in here.items()}
+    monkeypatch.setattr(identity, "kit_components", lambda: changed)
+    problem = DockerSandbox().kit_problem()
+    assert problem is not None and "components differ: evaluate" in problem

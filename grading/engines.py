@@ -36,7 +36,6 @@ from labkit.paths import REPO_ROOT
 
 PREDICTIONS = "LABKIT-PREDICTIONS "  # the line a scorer prints: the marker, then a JSON list of class indexes
 MAX_MODEL_BYTES = 50 * 1024 * 1024
-SUMMARY_KEYS = ("accuracy", "macro_f1", "baseline_accuracy", "rows")
 # What a report says when scoring fails: fixed lines, because the reader's own error text can carry data the
 # model file pointed it at. The detail goes to the grader's log.
 SCORE_ERRORS = {
@@ -75,7 +74,7 @@ class Engine(Protocol):
         """The checked folder of ``task``'s model ``output`` in a run folder; LookupError names what is wrong."""
         ...
 
-    def predict(self, sandbox: Sandbox, model: Path, features: pd.DataFrame) -> np.ndarray:
+    def predict(self, sandbox: Sandbox | None, model: Path, features: pd.DataFrame) -> np.ndarray:
         """Class indexes (into the kit's CLASSES) the model predicts for the feature rows."""
         ...
 
@@ -99,8 +98,11 @@ def heldout_metrics(predictions: np.ndarray, given: pd.DataFrame, held_out: pd.D
     }
 
 
-def score(engine: Engine, sandbox: Sandbox, model: Path, given: pd.DataFrame, held_out: pd.DataFrame) -> dict:
-    """The held-out metrics of the model in ``model``: it sees the features, the grader keeps the labels."""
+def score(
+    engine: Engine, sandbox: Sandbox | None, model: Path, given: pd.DataFrame, held_out: pd.DataFrame
+) -> dict[str, Any]:
+    """The held-out metrics of the model in ``model``: it sees the features, the grader keeps the labels.
+    Without a Docker sandbox (None, or the subprocess one) a Keras model is read by a limited child process."""
     return heldout_metrics(engine.predict(sandbox, model, held_out.drop(columns=[LABEL])), given, held_out)
 
 
@@ -171,7 +173,7 @@ class KfpEngine:
         check_model_folder(model, f"el modelo de {task.name}")
         return model
 
-    def predict(self, sandbox: Sandbox, model: Path, features: pd.DataFrame) -> np.ndarray:
+    def predict(self, sandbox: Sandbox | None, model: Path, features: pd.DataFrame) -> np.ndarray:
         limits = self.limits
         if isinstance(sandbox, DockerSandbox):
             output, code, timed_out = _in_container(sandbox, self.scorer, model, features, [], limits)
@@ -290,7 +292,7 @@ class TfxEngine:
             raise LookupError(f"el modelo de {task.name} ocupa más de {MAX_MODEL_BYTES // 2**20} MiB")
         return model
 
-    def predict(self, sandbox: Sandbox, model: Path, features: pd.DataFrame) -> np.ndarray:
+    def predict(self, sandbox: Sandbox | None, model: Path, features: pd.DataFrame) -> np.ndarray:
         if not isinstance(sandbox, DockerSandbox):
             raise RuntimeError("scoring a TFX model needs the TFX image (docker sandbox)")
         numeric = [f"--numeric={name}" for name in NUMERIC_FEATURES]

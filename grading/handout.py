@@ -9,7 +9,18 @@ from grading.rubric import HIDDEN_DIR
 from labkit.labs import list_labs
 from labkit.paths import REPO_ROOT
 
-TOP_LEVEL = ("labkit", "components", "pipelines", "labs", "README.md", "pyproject.toml", "Makefile")
+TOP_LEVEL = (
+    "labkit",
+    "components",
+    "pipelines",
+    "labs",
+    "manifests",
+    "scripts",
+    "benchmarks",
+    "README.md",
+    "pyproject.toml",
+    "Makefile",
+)
 # The grader ships to students too: `labkit lab check` runs the public checks on their machine.
 TOP_LEVEL_GRADER = ("grading",)
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "runs", "build", "*.egg-info")

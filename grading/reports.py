@@ -59,7 +59,7 @@ def markdown(result: GradeResult, include_hidden: bool = True) -> str:
             for stage, state in result.stages.items()
         ),
         "",
-        "| check | puntos | comentario |",
+        "| chequeo | puntos | comentario |",
         "|---|---:|---|",
     ]
     for check in result.checks:

@@ -19,7 +19,7 @@ import pandas as pd
 from components.champion.logic import champion_dir, champion_version, score_model
 from labkit.data import DriftKnobs, write_batches
 from labkit.paths import new_run_dir
-from labkit.registry import get_pipeline
+from labkit.registry import PipelineEntry, get_pipeline
 from labkit.runners import get_runner
 from labkit.runners.base import EventSink
 
@@ -72,8 +72,13 @@ def simulate(
     params: dict[str, Any] | None = None,
     on_event: EventSink = lambda _: None,
     on_batch: Callable[[BatchOutcome], None] = lambda _: None,
+    entry: PipelineEntry | None = None,
 ) -> Timeline:
-    """Run the loop over ``n_batches`` batches; write batches/, registry/, runs/, timeline.{json,png,html}."""
+    """Run the loop over ``n_batches`` batches; write batches/, registry/, runs/, timeline.{json,png,html}.
+
+    ``entry`` is the continuous-training pipeline to run (the kit's by default; a student's lab-7 starter works
+    as long as it keeps the starter's parameters).
+    """
     if runner == "cluster":
         # On a cluster the registry lives in the object store; this loop reads it from a host folder.
         raise MonitorError(
@@ -84,7 +89,7 @@ def simulate(
     registry = out / "registry"
     registry.mkdir(parents=True, exist_ok=True)  # the docker runner mounts only host paths that exist
     infos = write_batches(out / "batches", n_batches, rows=rows, seed=seed, knobs=knobs)
-    entry = get_pipeline(PIPELINE)
+    entry = entry or get_pipeline(PIPELINE)
     chosen = get_runner(runner)
     timeline = Timeline(js_threshold=float((params or {}).get("js_threshold", 0.1)))
     for info in infos:

@@ -208,8 +208,9 @@ def resolve_baseline(value: str) -> Path:
     if candidates:
         return candidates[-1].parent
     raise ValueError(
-        f"baseline_model_uri={value!r} is neither a Trainer model folder (with Format-Serving/) nor a run folder "
-        "of tfx-penguin. Pass the folder of an earlier `labkit pipeline run tfx-penguin` run."
+        f"baseline_model_uri={value!r} is neither a Trainer model folder (with Format-Serving/) nor the folder of "
+        "a TFX run that trained a model. Pass an earlier run's folder, e.g. runs/session-06/<run> (`labkit lab "
+        "run 6`) or runs/tfx-penguin/<run> (`labkit pipeline run tfx-penguin`)."
     )
 
 

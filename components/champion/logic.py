@@ -76,25 +76,27 @@ def compare(
     if challenger_accuracy <= baseline_accuracy:
         better, reason = (
             False,
-            f"challenger {challenger_accuracy:.3f} does not beat the baseline {baseline_accuracy:.3f}",
+            f"el challenger ({challenger_accuracy:.3f}) no le gana al baseline ({baseline_accuracy:.3f})",
         )
     elif champion_accuracy is None:
-        better, reason = True, "no champion yet: the challenger beats the baseline and becomes the first champion"
+        better, reason = (
+            True,
+            "todavía no hay campeón: el challenger le gana al baseline y pasa a ser el primer campeón",
+        )
     elif challenger_accuracy > champion_accuracy + min_improvement:
         better, reason = (
             True,
             (
-                f"challenger {challenger_accuracy:.3f} beats champion {champion_version} {champion_accuracy:.3f}"
-                f" by more than {min_improvement}"
+                f"el challenger ({challenger_accuracy:.3f}) le gana al campeón {champion_version} "
+                f"({champion_accuracy:.3f}) por más de {min_improvement}"
             ),
         )
     else:
         better, reason = (
             False,
             (
-                f"challenger {challenger_accuracy:.3f} does not beat champion {champion_version} "
-                f"{champion_accuracy:.3f}"
-                f" by more than {min_improvement}"
+                f"el challenger ({challenger_accuracy:.3f}) no le gana al campeón {champion_version} "
+                f"({champion_accuracy:.3f}) por más de {min_improvement}: el campeón se queda"
             ),
         )
     return Comparison(

@@ -21,12 +21,12 @@ def _rows(index: pd.Index, limit: int = 5) -> str:
 def find_problems(table: pd.DataFrame) -> list[str]:
     """Every way ``table`` breaks the schema, one sentence each, naming the column and some rows."""
     if table.shape[1] == 0 or table.empty:
-        return ["the dataset is empty (0 rows): check the source file or the ingest step"]
+        return ["el dataset está vacío (0 filas): revisá el archivo de origen o el paso ingest"]
     problems = []
     missing_columns = [column for column in COLUMNS if column not in table.columns]
     if missing_columns:
         names = ", ".join(repr(column) for column in missing_columns)
-        problems.append(f"missing column(s) {names} (expected columns: {', '.join(COLUMNS)})")
+        problems.append(f"faltan columnas: {names} (columnas esperadas: {', '.join(COLUMNS)})")
     for column in COLUMNS:
         if column not in table.columns:
             continue
@@ -34,7 +34,8 @@ def find_problems(table: pd.DataFrame) -> list[str]:
         missing = values.isna()
         if missing.any():
             problems.append(
-                f"column {column!r} has {int(missing.sum())} missing value(s) (rows {_rows(table.index[missing])})"
+                f"la columna {column!r} tiene {int(missing.sum())} valor(es) faltante(s) "
+                f"(filas {_rows(table.index[missing])})"
             )
         present = values[~missing]
         if column in NUMERIC_FEATURES:
@@ -43,15 +44,17 @@ def find_problems(table: pd.DataFrame) -> list[str]:
             if bad.any():
                 example = present[bad].iloc[0]
                 problems.append(
-                    f"column {column!r} must be numeric but has {int(bad.sum())} non-numeric value(s), "
-                    f"e.g. {example!r} (rows {_rows(present.index[bad])})"
+                    f"la columna {column!r} tiene que ser numérica pero tiene {int(bad.sum())} valor(es) no "
+                    f"numérico(s), p. ej. {example!r} (filas {_rows(present.index[bad])})"
                 )
         else:
             allowed = CLASSES if column == LABEL else CATEGORICAL_FEATURES[column]
             unknown = ~present.astype(str).isin(allowed)
             if unknown.any():
                 values_seen = sorted(set(present[unknown].astype(str)))[:3]
-                problems.append(f"column {column!r} has unknown value(s) {values_seen} (allowed: {list(allowed)})")
+                problems.append(
+                    f"la columna {column!r} tiene valor(es) desconocido(s) {values_seen} (permitidos: {list(allowed)})"
+                )
     return problems
 
 
@@ -77,5 +80,5 @@ def validate_table(table: pd.DataFrame) -> dict[str, Any]:
     """Statistics of ``table``, or a DataValidationError listing every problem found."""
     problems = find_problems(table)
     if problems:
-        raise DataValidationError("data validation failed: " + "; ".join(problems))
+        raise DataValidationError("los datos no pasan la validación: " + "; ".join(problems))
     return describe(table)

@@ -18,7 +18,7 @@ def test_clean_penguins_pass_and_are_described(penguins: pd.DataFrame) -> None:
 
 
 def test_missing_column_is_named(penguins: pd.DataFrame) -> None:
-    with pytest.raises(DataValidationError, match=r"missing column.*'body_mass_g'"):
+    with pytest.raises(DataValidationError, match=r"faltan columnas.*'body_mass_g'"):
         validate_table(penguins.drop(columns=["body_mass_g"]))
 
 
@@ -26,27 +26,27 @@ def test_nan_is_named_with_rows(penguins: pd.DataFrame) -> None:
     broken = penguins.copy()
     broken.loc[[3, 7], "flipper_length_mm"] = None
     (problem,) = find_problems(broken)
-    assert problem == "column 'flipper_length_mm' has 2 missing value(s) (rows 3, 7)"
+    assert problem == "la columna 'flipper_length_mm' tiene 2 valor(es) faltante(s) (filas 3, 7)"
 
 
 def test_wrong_dtype_is_named_with_example(penguins: pd.DataFrame) -> None:
     broken = penguins.astype({"bill_depth_mm": object})
     broken.loc[5, "bill_depth_mm"] = "deep"
     (problem,) = find_problems(broken)
-    assert "column 'bill_depth_mm' must be numeric" in problem and "'deep'" in problem
+    assert "la columna 'bill_depth_mm' tiene que ser numérica" in problem and "'deep'" in problem
 
 
 def test_unknown_category_is_named(penguins: pd.DataFrame) -> None:
     broken = penguins.copy()
     broken.loc[0, "island"] = "Atlantis"
     (problem,) = find_problems(broken)
-    assert "column 'island' has unknown value(s) ['Atlantis']" in problem
+    assert "la columna 'island' tiene valor(es) desconocido(s) ['Atlantis']" in problem
 
 
 def test_empty_file_is_reported(tmp_path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(DataValidationError, match="empty"):
+    with pytest.raises(DataValidationError, match="vacío"):
         validate_table(load_source(str(empty)))
 
 

@@ -47,20 +47,22 @@ def make_sandbox(preference: str, engine: str = "kfp"):
 
 
 def print_result(result, show_hidden: bool = True) -> None:
+    """The grade as the student reads it, in Spanish like the Markdown report (the lab's language)."""
     table = Table(title=f"{result.submission}: {result.score:g}/{result.max_score:g} ({result.percent:g} %)")
-    for column in ("check", "points", "feedback"):
+    for column in ("chequeo", "puntos", "comentario"):
         table.add_column(column)
     for check in result.checks:
         if check.hidden and not show_hidden:
             continue
         style = "green" if check.passed else ("yellow" if check.earned else "red")
-        table.add_row(f"[{style}]{check.id}[/]", f"{check.earned:g}/{check.points:g}", check.feedback)
+        name = f"{check.id}{' (oculto)' if check.hidden else ''}"
+        table.add_row(f"[{style}]{name}[/]", f"{check.earned:g}/{check.points:g}", check.feedback)
     console.print(table)
     for stage, state in result.stages.items():
         if state != "ok":
-            console.print(f"[red]{stage}[/]: {state}")
-    verdict = "[green]PASSED[/]" if result.passed else "[red]BELOW PASSING[/]"
-    console.print(f"{verdict} (passing is {result.passing_percent:g} %) — sandbox: {result.sandbox}")
+            console.print(f"[red]etapa {stage}[/]: {state}")
+    verdict = "[green]APROBADO[/]" if result.passed else "[red]NO APROBADO[/]"
+    console.print(f"{verdict} (se aprueba con {result.passing_percent:g} %) — sandbox: {result.sandbox}")
 
 
 def grade(

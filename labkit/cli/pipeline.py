@@ -103,20 +103,24 @@ def show(
 
 
 class _TaskProgress:
-    """Turns runner TaskEvents into one spinner line per task on stderr."""
+    """Turns runner TaskEvents into one spinner line per task on stderr.
+
+    A task of a ``dsl.ParallelFor`` runs once per item under the same name, so rows are kept per name in start
+    order and each finish closes the oldest open one: no spinner is left turning.
+    """
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
-        self._rows: dict[str, TaskID] = {}
+        self._open: dict[str, list[TaskID]] = {}
 
     def __call__(self, event: TaskEvent) -> None:
         if event.state == "running":
-            self._rows[event.task] = self._progress.add_task(f"{event.task}", total=1)
+            self._open.setdefault(event.task, []).append(self._progress.add_task(f"{event.task}", total=1))
             return
         mark = "[green]✓[/]" if event.state == "succeeded" else "[red]✗[/]"
-        row = self._rows.get(event.task)
-        if row is not None:
-            self._progress.update(row, completed=1, description=f"{mark} {event.task}")
+        rows = self._open.get(event.task)
+        if rows:
+            self._progress.update(rows.pop(0), completed=1, description=f"{mark} {event.task}")
 
 
 def _print_result(result: RunResult) -> None:
@@ -125,7 +129,10 @@ def _print_result(result: RunResult) -> None:
     table.add_column("value", justify="right")
     for key, value in sorted(result.metrics.items()):
         table.add_row(escape(key), f"{value:.4f}" if isinstance(value, float) else str(value))
-    console.print(table)
+    if result.metrics:
+        console.print(table)
+    else:  # e.g. a lab starter whose steps are not done yet: nothing computes metrics so far
+        console.print(f"{result.pipeline} on {result.runner}: no metrics yet (no step of this pipeline reports any)")
     console.print(f"run folder: [bold]{result.run_dir}[/] (run.log, result.json and these artifacts):")
     for key, path in sorted(result.artifacts.items()):
         console.print(f"  {key:<24} {Path(path).resolve().relative_to(Path(result.run_dir).resolve())}", soft_wrap=True)

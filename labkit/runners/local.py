@@ -8,6 +8,7 @@ import json
 import re
 import time
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -78,15 +79,50 @@ def _metrics_of(outputs: Any) -> dict[str, Any]:
     return merged
 
 
-def _artifacts_of(pipeline_root: Path) -> dict[str, str]:
-    """``task/output`` -> local path, from each task's executor_output.json."""
+def html_outputs(pipeline_spec: Any) -> set[tuple[str, str]]:
+    """``(task, output)`` of every output a component declares as an HTML artifact, in every DAG of the spec."""
+    from google.protobuf import json_format
+
+    spec = json_format.MessageToDict(pipeline_spec)
+    components = spec.get("components", {})
+    dags = [spec.get("root", {}), *components.values()]
+    found: set[tuple[str, str]] = set()
+    for dag in dags:
+        for task_name, task in dag.get("dag", {}).get("tasks", {}).items():
+            component = components.get(task.get("componentRef", {}).get("name"), {})
+            for output, definition in component.get("outputDefinitions", {}).get("artifacts", {}).items():
+                if definition.get("artifactType", {}).get("schemaTitle") == "system.HTML":
+                    found.add((task_name, output))
+    return found
+
+
+def _as_html_page(path: Path) -> Path:
+    """``path`` with an ``.html`` twin (a hard link, or a copy), so that a browser opens it as a page.
+
+    kfp.local names an artifact's file after the output (``train/training_curve``); without the extension a
+    browser may offer to download it instead of showing it.
+    """
+    page = path.with_name(f"{path.name}.html")
+    if path.is_file() and not page.exists():
+        try:
+            page.hardlink_to(path)
+        except OSError:
+            page.write_bytes(path.read_bytes())
+    return page if page.exists() else path
+
+
+def _artifacts_of(pipeline_root: Path, html: Collection[tuple[str, str]] = ()) -> dict[str, str]:
+    """``task/output`` -> local path, from each task's executor_output.json; HTML outputs as ``.html`` pages."""
     found: dict[str, str] = {}
     for executor_output in sorted(pipeline_root.glob("*/*/executor_output.json")):
         task = executor_output.parent.name
         artifacts = json.loads(executor_output.read_text()).get("artifacts", {})
         for output_name, listing in artifacts.items():
             for artifact in listing.get("artifacts", []):
-                found[f"{task}/{output_name}"] = artifact["uri"]
+                uri = artifact["uri"]
+                if (task, output_name) in html:
+                    uri = str(_as_html_page(Path(uri)))
+                found[f"{task}/{output_name}"] = uri
     return found
 
 
@@ -142,7 +178,7 @@ class KfpLocalRunner:
             wall_seconds=round(time.perf_counter() - start, 3),
             metrics=_metrics_of(outputs) if outputs is not None else {},
             tasks=watcher.durations,
-            artifacts=_artifacts_of(pipeline_root) if pipeline_root.exists() else {},
+            artifacts=_artifacts_of(pipeline_root, html_outputs(pipeline.pipeline_spec)),
             failed_task=failed,
             error=error,
             log_file=str(log_path),

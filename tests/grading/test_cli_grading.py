@@ -36,7 +36,7 @@ def test_grade_one_submission_writes_every_format(tmp_path: Path) -> None:
         "subprocess",
     )
     assert result.exit_code == 0, result.output
-    assert "error de sintaxis" in result.output and "BELOW PASSING" in result.output
+    assert "error de sintaxis" in result.output and "NO APROBADO" in result.output
     assert sorted(p.name for p in (out / "ana").iterdir()) == [
         "feedback.md",
         "junit.xml",

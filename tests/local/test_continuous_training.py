@@ -63,7 +63,7 @@ def test_drift_retrains_and_the_first_challenger_becomes_champion_and_serves(
     assert champion_version(registry) == "v0001"
     # The guide asks what `reason` says: it is in the comparison's metrics file, which a student can open.
     comparison = json.loads(Path(result.artifacts["compare-models/metrics"]).read_text())
-    assert comparison["better"] is True and comparison["reason"].startswith("no champion yet")
+    assert comparison["better"] is True and comparison["reason"].startswith("todavía no hay campeón")
 
     # Serving smoke test: the exported SavedModel answers like the Keras model it came from.
     import tensorflow as tf

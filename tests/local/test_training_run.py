@@ -38,7 +38,7 @@ def test_broken_data_fails_at_validate_naming_the_column(runs_dir: Path, tmp_pat
     result = run_cli("pipeline", "run", "training", "--runs-dir", str(runs_dir), "-p", f"source={csv}")
     assert result.exit_code == 1
     assert "task 'validate' failed" in result.output
-    assert "column 'body_mass_g' must be numeric" in result.output
+    assert "la columna 'body_mass_g' tiene que ser numérica" in result.output
     assert "'heavy'" in result.output
     assert "run.log" in result.output
 

@@ -133,7 +133,7 @@ def test_baseline_must_be_a_model_or_a_run_folder(tmp_path: Path) -> None:
     run = tmp_path / "run"
     (run / "pipeline_root" / "Trainer" / "model" / "6" / "Format-Serving").mkdir(parents=True)
     assert resolve_baseline(str(run)) == run / "pipeline_root" / "Trainer" / "model" / "6"
-    with pytest.raises(ValueError, match="earlier `labkit pipeline run tfx-penguin`"):
+    with pytest.raises(ValueError, match=r"runs/session-06/<run> \(`labkit lab run 6`\)"):
         resolve_baseline(str(tmp_path / "nothing"))
 
 

@@ -44,7 +44,6 @@ def create_pipeline(
         Transform,
     )
     from tfx.dsl.components.common.importer import Importer  # noqa: F401
-    from tfx.orchestration import metadata, pipeline
     from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2  # noqa: F401
     from tfx.types import standard_artifacts  # noqa: F401
 
@@ -71,6 +70,17 @@ def create_pipeline(
     # Pasá disable_statistics=True (StatisticsGen ya describió los datos) y disable_analyzer_cache=True.
     transform = None
 
+    # Hasta el step 3 no hay Transform, y sin Transform no hay con qué entrenar: el pipeline termina acá, en las
+    # estadísticas (y en el schema y las anomalías desde los steps 1 y 2). Así `labkit lab run 6` corre desde
+    # el primer paso y te muestra qué produjo cada componente. Cuando `transform` existe, esto no hace nada.
+    if transform is None:
+        return _assemble(
+            [example_gen, statistics_gen, schema_gen, example_validator],
+            pipeline_root,
+            metadata_path,
+            beam_pipeline_args,
+        )
+
     trainer = Trainer(
         module_file=trainer_module,
         examples=transform.outputs["transformed_examples"],
@@ -88,9 +98,13 @@ def create_pipeline(
 
     baseline = None
     if baseline_model_uri:
-        # TODO(step 6, opcional): traé el modelo base con Importer(source_uri=baseline_model_uri,
-        # artifact_type=standard_artifacts.Model).with_id("baseline_model") y agregá al gate un
-        # change_threshold HIGHER_IS_BETTER con absolute={"value": -max_accuracy_drop}.
+        # TODO(step 6, opcional): traé el modelo base con
+        #   baseline = Importer(source_uri=baseline_model_uri, artifact_type=standard_artifacts.Model)
+        #   baseline = baseline.with_id("baseline_model")
+        # y agregá al gate la comparación con ese modelo (perder más de max_accuracy_drop lo rechaza):
+        #   accuracy_gate.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
+        #       direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -max_accuracy_drop}))
+        # (sin el step 4, accuracy_gate es None: creá antes un tfma.MetricThreshold()).
         pass
     eval_config = tfma.EvalConfig(
         model_specs=[
@@ -110,6 +124,8 @@ def create_pipeline(
             )
         ],
     )
+    # Solo las métricas de arriba: no también la pérdida y las métricas compiladas en el modelo de Keras.
+    eval_config.options.include_default_metrics.value = False
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -125,6 +141,15 @@ def create_pipeline(
     components = [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer]
     components += [baseline] if baseline else []
     components += [evaluator, pusher]
+    return _assemble(components, pipeline_root, metadata_path, beam_pipeline_args)
+
+
+def _assemble(
+    components: list[Any], pipeline_root: str, metadata_path: str | None, beam_pipeline_args: list[str] | None
+) -> Any:
+    """El objeto Pipeline de TFX con los componentes que ya existen (los que todavía son None quedan afuera)."""
+    from tfx.orchestration import metadata, pipeline
+
     return pipeline.Pipeline(
         pipeline_name=PIPELINE_NAME,
         pipeline_root=pipeline_root,

@@ -1,7 +1,7 @@
 """Sesión 7: completá el pipeline de entrenamiento continuo.
 
 Correlo con:   labkit lab run 7 -p batch=build/batches/batch-003.csv -p registry=build/registry
-Monitoreo:     labkit monitor simulate --batches 8   (usa la solución de referencia; compará con la tuya)
+Monitoreo:     labkit monitor simulate --pipeline session-07   (tu pipeline sobre 8 lotes)
 
 Los componentes ya existen (components/<nombre>/component.py); tu trabajo es conectarlos.
 Buscá los TODO(step N) en orden.

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labkit.labs import get_lab
 from labkit.registry import get_pipeline
 from labkit.tfx import backend_problems, compile_tfx, docker_problem
 
@@ -123,13 +124,17 @@ def test_compiled_with_a_baseline_importer_still_fits_the_backend(tmp_path: Path
     ]
 
 
-def test_lab_6_starter_fails_clearly_until_its_todos_are_done(tmp_path: Path) -> None:
+def test_a_lab_6_pipeline_that_breaks_before_any_component_runs_is_named(tmp_path: Path) -> None:
+    """The starter runs from step 0 (tests/walkthrough); without its step-0 guard it reads Transform's None."""
+    starter = get_lab(6).starter.read_text()
+    broken = tmp_path / "pipeline.py"
+    broken.write_text(starter.replace("    if transform is None:\n", "    if False:\n"))
     done = subprocess.run(
-        [sys.executable, "-m", "labkit", "lab", "run", "6", "--runs-dir", str(tmp_path)],
+        [sys.executable, "-m", "labkit", "lab", "run", "6", "--file", str(broken), "--runs-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
         env={**os.environ, "COLUMNS": "220", "PYTHONPATH": str(REPO_ROOT)},
     )
     assert done.returncode == 1
-    assert "failed before any component ran" in done.stderr and "starter/pipeline.py" in done.stderr
+    assert "failed before any component ran" in done.stderr and str(broken) in done.stderr.replace("\n", "")

@@ -3,13 +3,11 @@
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from components.evaluate.logic import evaluate_model_dir
 from components.ingest.logic import load_penguins_clean
 from components.train.distributed import free_ports, tf_config, train_multiworker
-from labkit.monitor import simulate
 from labkit.registry import get_pipeline
 from labkit.runners.local import SubprocessRunner
 
@@ -37,17 +35,6 @@ def test_two_workers_train_a_model_that_serves(tmp_path: Path) -> None:
     run = train_multiworker(tmp_path / "train.csv", tmp_path / "model", workers=2, epochs=10)
     assert run.workers == 2 and run.final_accuracy > 0.9
     assert evaluate_model_dir(tmp_path / "model", table, table, 0.9).accuracy > 0.9
-
-
-@pytest.mark.slow
-def test_monitor_simulate_draws_the_timeline(tmp_path: Path) -> None:
-    timeline = simulate(tmp_path, n_batches=2, params={"epochs": 5})
-    first, second = timeline.batches
-    assert first.pushed and first.champion_after == "v0001" and not first.drifted
-    assert second.drifted and second.retrained and second.accuracy_before is not None
-    assert (tmp_path / "timeline.png").stat().st_size > 10_000
-    assert "data:image/png;base64," in (tmp_path / "timeline.html").read_text()
-    assert isinstance(pd.read_csv(tmp_path / "batches" / "batch-001.csv"), pd.DataFrame)
 
 
 @pytest.mark.slow

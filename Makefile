@@ -5,30 +5,35 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint format golden install clean
 
+# The kit alone is what `make demo` needs; the dev extras (pytest, ruff, uv, SeaweedFS...) only `make test`.
+# setuptools warns about every editable install in a banner; an editable install is what the kit wants.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# setuptools warns about every editable install in a banner; an editable install is what the kit wants.
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed
 	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed-dev
 
 demo: $(BIN)/.installed ## train the session-5 pipeline locally and print its metrics
 	$(BIN)/labkit pipeline run training
 
-test: $(BIN)/.installed ## every test tier this machine can run (container/cluster tiers skip with a reason)
+test: $(BIN)/.installed-dev ## every test tier this machine can run (container/cluster tiers skip with a reason)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-format: $(BIN)/.installed
+format: $(BIN)/.installed-dev
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
-golden: $(BIN)/.installed ## regenerate tests/golden after an intended pipeline change
+golden: $(BIN)/.installed-dev ## regenerate tests/golden after an intended pipeline change
 	$(BIN)/labkit pipeline compile --all --out tests/golden
 
 clean:

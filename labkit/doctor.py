@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.versions import KIND_VERSION, KUBECTL_VERSION, PYTHON_SUPPORTED
+from labkit.versions import KIND_VERSION, KUBECTL_VERSION
 
 MIN_FREE_DISK_GB = 10
 MIN_RAM_GB_FOR_CLUSTER = 8
@@ -26,16 +26,32 @@ class Check:
 
 
 def _python() -> Check:
+    from labkit.platforms import supported_pythons
+
     current = sys.version_info[:2]
-    low, high = PYTHON_SUPPORTED
-    ok = low <= current <= high
+    pythons = supported_pythons()
+    ok = current in pythons
+    (low_major, low), (_, high) = pythons[0], pythons[-1]
     return Check(
         "python",
         ok,
         platform.python_version(),
-        "" if ok else f"use Python {low[0]}.{low[1]} to {high[0]}.{high[1]} (e.g. `uv python install 3.11`)",
+        "" if ok else f"use Python {low_major}.{low} to {low_major}.{high} (e.g. `uv python install 3.11`)",
         required=True,
     )
+
+
+def _platform() -> Check:
+    """Whether the kit's pins install here, said before an install fails halfway."""
+    from labkit.platforms import WAY_OUT, this_platform
+
+    here = f"{platform.system()} {platform.machine()}"
+    found = this_platform()
+    if found is None:
+        return Check("platform", False, f"{here}: not one the kit is tested on", WAY_OUT, required=True)
+    if not found.supported:
+        return Check("platform", False, f"{found.name}: {found.why}", WAY_OUT, required=True)
+    return Check("platform", True, found.name)
 
 
 def _disk(path: Path) -> Check:
@@ -126,6 +142,7 @@ def run_checks(workdir: Path | None = None) -> list[Check]:
     engine = _docker_engine()
     return [
         _python(),
+        _platform(),
         _disk(workdir or Path.cwd()),
         _memory(),
         _architecture(),

@@ -12,8 +12,6 @@ from components.common.images import COMPONENTS_IMAGE, KIT_VERSION, TFX_IMAGE
 
 __all__ = ["BASE_IMAGE", "COMPONENTS_IMAGE", "KIT_VERSION", "PUBLIC_BASE_IMAGE", "TFX_IMAGE", "kfp_version"]
 
-PYTHON_SUPPORTED = ((3, 10), (3, 13))
-
 # Bases of the kit's images. The Dockerfiles default to the public one (students build them unchanged);
 # where no registry is reachable, scripts/build-base-image.sh makes the local one from Debian packages.
 PUBLIC_BASE_IMAGE = "python:3.12-slim"

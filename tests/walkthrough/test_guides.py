@@ -36,7 +36,6 @@ class Walk:
     edits: dict[int, list[dict[str, str]]]
     commands: dict[str, dict[str, Any]]
     paths: dict[str, dict[str, Any]]
-    runs: str
 
     @classmethod
     def load(cls, session: int) -> Walk:
@@ -47,12 +46,15 @@ class Walk:
             edits={int(k): v for k, v in (spec.get("edits") or {}).items()},
             commands=spec.get("commands") or {},
             paths=spec.get("paths") or {},
-            runs=spec["runs"],
         )
 
 
 def _shell_env(tmp: Path) -> dict[str, str]:
-    """PATH with ``labkit`` and ``python`` of this interpreter, run from the handout (so its code is the code)."""
+    """PATH with ``labkit`` and ``python`` of this interpreter, run from the handout (so its code is the code).
+
+    ``PYTHONPATH=.`` stands in for the student's own ``make demo``, an editable install of their handout: it is what
+    lets ``python benchmarks/...`` import ``components``.
+    """
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
     for name, line in (

@@ -21,11 +21,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = REPO_ROOT / "pyproject.toml"
 
 
-def uv_compile(pyproject: Path, target: str, python: str) -> subprocess.CompletedProcess[str]:
+def uv_compile(
+    requirements: Path, target: str, python: str, extra: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
     uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
     # No interpreter of the target Python is needed to resolve: uv must not try to download one.
-    command = [uv, "pip", "compile", str(pyproject), "--extra", "dev", "--no-header", "--quiet"]
-    command += ["--no-python-downloads"]
+    command = [uv, "pip", "compile", str(requirements), "--no-header", "--quiet", "--no-python-downloads"]
+    command += ["--extra", "dev"] if extra is None else extra
     command += ["--python-platform", target, "--python-version", python, "--index-url", "https://pypi.org/simple"]
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
@@ -99,3 +101,29 @@ def test_doctor_says_a_mac_on_intel_is_not_supported_before_an_install_fails(mon
     assert "no macOS x86_64 wheel" in check.detail and "devcontainer" in check.fix
     monkeypatch.setattr(platform, "machine", lambda: "arm64")
     assert doctor._platform().ok
+
+
+TFX_IMAGE = REPO_ROOT / "components" / "images" / "tfx"
+
+
+@pytest.mark.parametrize(
+    ("image", "requirements", "machine", "resolves"),
+    [
+        ("components", PYPROJECT, "x86_64", True),
+        ("components", PYPROJECT, "aarch64", True),  # tensorflow has manylinux aarch64 wheels
+        ("tfx", TFX_IMAGE / "requirements.txt", "x86_64", True),
+        ("tfx", TFX_IMAGE / "requirements.txt", "aarch64", False),  # ml-metadata 1.21.0: no Linux arm64 wheel
+    ],
+)
+def test_which_images_build_natively_on_apple_silicon(
+    image: str, requirements: Path, machine: str, resolves: bool
+) -> None:
+    """What manifests/README.md tells Mac users: the TFX image must be built for amd64, the components image need not.
+
+    The images are Debian trixie (glibc 2.41) with Python 3.13; ml-metadata's x86_64 wheel is manylinux_2_39.
+    """
+    extra = ["-c", str(TFX_IMAGE / "constraints.txt")] if image == "tfx" else []
+    done = uv_compile(requirements, f"{machine}-manylinux_2_39", "3.13", extra)
+    assert (done.returncode == 0) is resolves, done.stderr[-2000:]
+    if not resolves:
+        assert "ml-metadata" in done.stderr

@@ -100,6 +100,7 @@ def simulate(
             arguments["force_retrain"] = True
         run_dir = new_run_dir(PIPELINE, out / "runs")
         result = chosen.run(entry, arguments, run_dir, on_event)
+        result.parameters = entry.arguments(arguments)
         result.save()
         if not result.succeeded:
             raise MonitorError(

@@ -83,6 +83,11 @@ class PipelineEntry:
             return {"data": data, **tunable}
         return dict(inspect.signature(self.load().pipeline_func).parameters)
 
+    def arguments(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Every parameter a run of this pipeline gets: the defaults, overridden by ``given``."""
+        defaults = {n: p.default for n, p in self.parameters().items() if p.default is not inspect.Parameter.empty}
+        return {**defaults, **given}
+
 
 PIPELINES: dict[str, PipelineEntry] = {
     entry.name: entry

@@ -5,7 +5,20 @@ from __future__ import annotations
 import typer
 
 from labkit import __version__
-from labkit.cli import artifacts, cluster, data, doctor, grade, handout, image, lab, monitor, pipeline, schedule
+from labkit.cli import (
+    artifacts,
+    cluster,
+    data,
+    doctor,
+    grade,
+    handout,
+    image,
+    lab,
+    monitor,
+    pipeline,
+    runs,
+    schedule,
+)
 
 app = typer.Typer(
     name="labkit",
@@ -19,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(lab.app, name="lab")
+app.add_typer(runs.app, name="runs")
 app.add_typer(image.app, name="image")
 image.app.command("load")(cluster.image_load)
 app.add_typer(cluster.app, name="cluster")

@@ -225,6 +225,7 @@ def run_and_report(
             result = chosen.run(entry, params, run_dir, _TaskProgress(progress))
     except RunnerUnavailableError as exc:
         fail(str(exc))
+    result.parameters = entry.arguments(params)
     result.save()
     if output is OutputFormat.json:
         typer.echo(result.to_json(indent=None))

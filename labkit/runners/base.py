@@ -39,6 +39,8 @@ class RunResult:
     # Data-validation problems and failed evaluation thresholds, for pipelines that report them (TFX).
     anomalies: list[dict[str, str]] = field(default_factory=list)
     gate_failures: list[str] = field(default_factory=list)
+    # The parameters the run was given (set by whoever starts it), so that runs can be compared later.
+    parameters: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(asdict(self), indent=indent, default=str)

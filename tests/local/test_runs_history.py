@@ -1,0 +1,60 @@
+"""The run history from real runs: two parameter sets and a failure, then list, show and compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import palmerpenguins
+import pytest
+from typer.testing import CliRunner
+
+from labkit.cli import app
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    for epochs in ("2", "3"):
+        done = run_cli("pipeline", "run", "training", "--runs-dir", str(runs), "-p", f"epochs={epochs}")
+        assert done.exit_code == 0, done.output
+    broken = runs.parent / "broken.csv"
+    table = palmerpenguins.load_penguins().dropna().astype({"body_mass_g": object})
+    table.iloc[0, table.columns.get_loc("body_mass_g")] = "heavy"
+    table.to_csv(broken, index=False)
+    done = run_cli("pipeline", "run", "training", "--runs-dir", str(runs), "-p", f"source={broken}")
+    assert done.exit_code == 1
+    return runs
+
+
+def test_list_has_every_run_with_its_state(history: Path) -> None:
+    done = run_cli("runs", "list", "--runs-dir", str(history), "-o", "json")
+    records = json.loads(done.stdout)
+    assert [r["state"] for r in records] == ["succeeded", "succeeded", "failed"]
+    assert [r["parameters"]["epochs"] for r in records] == [2, 3, 40]  # the third ran with the default
+    assert records[2]["failed_task"] == "validate"
+    table = run_cli("runs", "list", "--runs-dir", str(history)).output
+    assert "failed" in table and "accuracy=" in table  # the cell folds to the terminal width
+
+
+def test_show_names_the_failing_task_and_its_error(history: Path) -> None:
+    failed = json.loads(run_cli("runs", "list", "--runs-dir", str(history), "-o", "json").stdout)[2]
+    done = run_cli("runs", "show", failed["run"], "--runs-dir", str(history))
+    assert done.exit_code == 0, done.output
+    assert "error in validate" in done.output and "body_mass_g" in done.output
+
+
+def test_compare_puts_parameters_and_metrics_side_by_side(history: Path) -> None:
+    first, second, _ = json.loads(run_cli("runs", "list", "--runs-dir", str(history), "-o", "json").stdout)
+    done = run_cli("runs", "compare", first["folder"], second["run"], "--runs-dir", str(history), "-o", "json")
+    assert done.exit_code == 0, done.output
+    rows = {(row["section"], row["key"]): row for row in json.loads(done.stdout)["rows"]}
+    assert rows[("parameter", "epochs")] == {"section": "parameter", "key": "epochs", "values": [2, 3], "differs": True}
+    assert rows[("parameter", "seed")]["differs"] is False
+    assert ("metric", "accuracy") in rows
+    table = run_cli("runs", "compare", first["run"], second["run"], "--runs-dir", str(history)).output
+    assert "differences in yellow" in table

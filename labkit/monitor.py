@@ -20,6 +20,7 @@ from components.champion.logic import champion_dir, champion_version, score_mode
 from labkit.data import DriftKnobs, write_batches
 from labkit.paths import new_run_dir
 from labkit.registry import PipelineEntry, get_pipeline
+from labkit.run_page import write_pages
 from labkit.runners import get_runner
 from labkit.runners.base import EventSink
 
@@ -102,6 +103,7 @@ def simulate(
         result = chosen.run(entry, arguments, run_dir, on_event)
         result.parameters = entry.arguments(arguments)
         result.save()
+        write_pages(run_dir)
         if not result.succeeded:
             raise MonitorError(
                 f"batch {info.index}: task {result.failed_task!r} failed: {result.error} (log: {result.log_file})"

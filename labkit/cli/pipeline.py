@@ -22,6 +22,7 @@ from labkit.registry import (
     parse_params,
     resolve_pipeline,
 )
+from labkit.run_page import write_pages
 from labkit.runners import RUNNERS, get_runner
 from labkit.runners.base import RunnerUnavailableError, RunResult, TaskEvent
 from labkit.tfx import TfxCompileError
@@ -227,12 +228,14 @@ def run_and_report(
         fail(str(exc))
     result.parameters = entry.arguments(params)
     result.save()
+    page, _ = write_pages(run_dir)
     if output is OutputFormat.json:
         typer.echo(result.to_json(indent=None))
     else:
         if result.succeeded:
             _print_result(result)
         _print_checks(result)
+        console.print(f"run page: {page} (`labkit runs open {entry.name}/{run_dir.name}`)", soft_wrap=True)
     if not result.succeeded:
         fail(
             f"task {result.failed_task!r} failed: {result.error}" if result.failed_task else str(result.error),

@@ -139,3 +139,30 @@ def compare(
         style = "bold yellow" if row.differs else ""
         table.add_row(row.section, escape(row.key), *(escape(_value(v)) for v in row.values), style=style)
     console.print(table)
+
+
+@app.command("open")
+def open_command(
+    run: str = typer.Argument(None, help="A run (folder, pipeline/folder or name prefix); none: the index."),
+    runs_dir: Path = RUNS_DIR_OPTION,
+) -> None:
+    """Open a run's page (or the index of all runs) in the browser; prints the file where there is none.
+
+    Example: labkit runs open training/20261202-101500-ab12
+    """
+    import webbrowser
+
+    from labkit.run_page import INDEX_NAME, PAGE_NAME, write_pages
+
+    root = (runs_dir or runs_root()).resolve()
+    if run is None:
+        newest = find_runs(root)
+        if not newest:
+            fail(f"no runs under {root} yet", "`labkit pipeline run training` makes one")
+        _, page = write_pages(newest[-1].folder)
+    else:
+        (record,) = _records([run], root)
+        page, _ = write_pages(record.folder)
+    console.print(f"{PAGE_NAME if run else INDEX_NAME}: {page}", soft_wrap=True)
+    if not webbrowser.open(page.as_uri()):
+        console.print("no browser found here: open that file on a machine that has one")

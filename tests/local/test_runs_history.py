@@ -58,3 +58,29 @@ def test_compare_puts_parameters_and_metrics_side_by_side(history: Path) -> None
     assert ("metric", "accuracy") in rows
     table = run_cli("runs", "compare", first["run"], second["run"], "--runs-dir", str(history)).output
     assert "differences in yellow" in table
+
+
+def _text(page: Path) -> str:
+    from html.parser import HTMLParser
+
+    chunks: list[str] = []
+    parser = HTMLParser()
+    parser.handle_data = chunks.append  # type: ignore[method-assign]
+    parser.feed(page.read_text())
+    return " ".join(chunks)
+
+
+def test_every_run_has_a_page_and_the_folder_an_index(history: Path) -> None:
+    first, second, failed = json.loads(run_cli("runs", "list", "--runs-dir", str(history), "-o", "json").stdout)
+    page = _text(Path(first["folder"]) / "run.html")
+    for task in ("ingest", "validate", "split", "train", "evaluate", "push"):
+        assert task in page
+    assert "accuracy" in page and "epochs" in page and "Confusion matrix" in page and "predicted Gentoo" in page
+    assert "training_curve.html" in (Path(first["folder"]) / "run.html").read_text()
+    failed_page = _text(Path(failed["folder"]) / "run.html")
+    assert "Failed in validate" in failed_page and "body_mass_g" in failed_page
+    assert "Last lines of run.log" in failed_page
+    index = (history / "index.html").read_text()
+    assert all(f"{r['run']}/run.html" in index for r in (first, second, failed))
+    assert "Compare: training" in index and 'class="differs"' in index
+    assert "http" not in index.replace("http-equiv", ""), "the pages must work with no network"

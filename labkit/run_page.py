@@ -8,6 +8,7 @@ components write (training curve, drift report), and for a failed run the failin
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,15 @@ pre { background: #f6f6f6; padding: 0.75rem; overflow-x: auto; }
 """
 
 
+@dataclass(frozen=True)
+class Link:
+    text: str
+    href: str
+
+
 def _cell(value: Any) -> str:
+    if isinstance(value, Link):
+        return f'<td><a href="{escape(value.href)}">{escape(value.text)}</a></td>'
     if isinstance(value, float):
         return f'<td class="num">{value:.4g}</td>'
     if isinstance(value, int) and not isinstance(value, bool):
@@ -107,15 +116,16 @@ def _document(title: str, body: str) -> str:
 def render_index(records: list[RunRecord]) -> str:
     """Every run, newest first, and a compare view of each pipeline's newest runs (rows that differ highlighted)."""
     rows = [
-        [r.name, r.runner, r.started.isoformat(sep=" ") if r.started else "-", r.wall_seconds, r.state]
+        [
+            Link(r.name, f"{r.name}/{PAGE_NAME}"),
+            r.runner,
+            r.started.isoformat(sep=" ") if r.started else "-",
+            r.wall_seconds,
+            r.state,
+        ]
         for r in reversed(records)
     ]
-    links = "".join(
-        f'<li><a href="{escape(r.pipeline)}/{escape(r.folder.name)}/{PAGE_NAME}">{escape(r.name)}</a></li>'
-        for r in reversed(records)
-    )
     parts = ["<h1>Runs</h1>", _table(["run", "runner", "started", "seconds", "state"], rows, [r[4] for r in rows])]
-    parts += [f"<ul>{links}</ul>"]
     for pipeline in sorted({r.pipeline for r in records}):
         same = [r for r in records if r.pipeline == pipeline][-COMPARED_RUNS:]
         if len(same) < 2:

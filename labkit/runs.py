@@ -37,7 +37,8 @@ class RunRecord:
 
     @property
     def name(self) -> str:
-        return f"{self.pipeline}/{self.folder.name}"
+        """``<folder of the pipeline>/<run folder>``: what ``labkit runs show`` takes and the index links to."""
+        return f"{self.folder.parent.name}/{self.folder.name}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import palmerpenguins
@@ -84,3 +87,27 @@ def test_every_run_has_a_page_and_the_folder_an_index(history: Path) -> None:
     assert all(f"{r['run']}/run.html" in index for r in (first, second, failed))
     assert "Compare: training" in index and 'class="differs"' in index
     assert "http" not in index.replace("http-equiv", ""), "the pages must work with no network"
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if found:
+        return found
+    reason = "no Chromium on PATH (apt-get install chromium; .ci/run installs it)"
+    if os.environ.get("LABKIT_REQUIRE_CONTAINERS") == "1":
+        pytest.fail(f"CI needs the headless browser: {reason}")
+    pytest.skip(reason)
+
+
+def test_the_run_page_loads_in_a_real_browser_with_no_console_errors(history: Path, tmp_path: Path) -> None:
+    first = json.loads(run_cli("runs", "list", "--runs-dir", str(history), "-o", "json").stdout)[0]
+    page = Path(first["folder"]) / "run.html"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    flags += ["--disable-component-update", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr"]
+    done = subprocess.run(
+        [_chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "<h2>Tasks</h2>" in done.stdout and ">train<" in done.stdout and ">accuracy<" in done.stdout
+    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console

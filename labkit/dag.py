@@ -61,6 +61,15 @@ def graph_from_ir(ir: dict[str, Any]) -> PipelineGraph:
             component = ir["components"][task["componentRef"]["name"]]
             sources = _producers(task.get("inputs", {}), outer)
             if "dag" in component:
+                outputs = component["dag"].get("outputs", {})
+                for key, selector in outputs.get("artifacts", {}).items():
+                    group_outputs[name, key] = [
+                        (s["producerSubtask"], s["outputArtifactKey"]) for s in selector.get("artifactSelectors", [])
+                    ]
+                for key, selector in outputs.get("parameters", {}).items():
+                    picked = selector.get("valueFromParameter")
+                    if picked:
+                        group_outputs[name, key] = [(picked["producerSubtask"], picked["outputParameterKey"])]
                 channels = {}
                 for kind in ("artifacts", "parameters"):
                     for channel, spec in task.get("inputs", {}).get(kind, {}).items():
@@ -73,14 +82,30 @@ def graph_from_ir(ir: dict[str, Any]) -> PipelineGraph:
             graph.nodes[name] = group
             for producer, label in sources:
                 graph.add_edge(producer, name, label)
-            if not sources:
-                for producer in task.get("dependentTasks", []) or (entry if group else []):
-                    graph.add_edge(producer, name, None)
             for producer in task.get("dependentTasks", []):
                 graph.add_edge(producer, name, None)
+            # A task that waits on nothing inside its gate or loop runs only once the gate's own upstream has
+            # (the task the condition reads): draw it below that task, not beside it.
+            inside = set(dag.get("tasks", {}))
+            if group and not any(p in inside for p, _ in sources) and not set(task.get("dependentTasks", [])) & inside:
+                for producer in entry:
+                    graph.add_edge(producer, name, None)
 
+    group_outputs: dict[tuple[str, str], list[tuple[str, str]]] = {}
     walk(ir["root"]["dag"], None, {}, [])
-    graph.edges = {k: v for k, v in graph.edges.items() if k[0] in graph.nodes and k[1] in graph.nodes}
+
+    def producers_of(task: str, key: str) -> list[tuple[str, str]]:
+        """A loop's or gate's output (dsl.Collected) comes from the task inside it that made it."""
+        if task in graph.nodes:
+            return [(task, key)]
+        return [found for inner, k in group_outputs.get((task, key), []) for found in producers_of(inner, k)]
+
+    edges: dict[tuple[str, str], set[str]] = {}
+    for (producer, consumer), labels in graph.edges.items():
+        for label in labels or {""}:
+            for real, key in producers_of(producer, label):
+                edges.setdefault((real, consumer), set()).update({key} if key else set())
+    graph.edges = {k: v for k, v in edges.items() if k[0] in graph.nodes and k[1] in graph.nodes}
     return graph
 
 
@@ -99,26 +124,60 @@ def layers(graph: PipelineGraph) -> dict[str, int]:
     return depth
 
 
-def draw(graph: PipelineGraph, title: str, outputs: list[Path]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyBboxPatch
-
+def ordered_rows(graph: PipelineGraph) -> dict[int, list[str]]:
+    """Tasks per layer, each layer sorted by the mean position of its parents (the barycenter heuristic)."""
     depth = layers(graph)
     rows: dict[int, list[str]] = {}
     for node in graph.nodes:
         rows.setdefault(depth[node], []).append(node)
+    placed: dict[str, float] = {}
+    for level in sorted(rows):
+        row = rows[level]
+        keys = {}
+        for index, node in enumerate(row):
+            parents = [placed[p] for (p, c) in graph.edges if c == node and p in placed]
+            keys[node] = sum(parents) / len(parents) if parents else index - (len(row) - 1) / 2
+        row.sort(key=keys.__getitem__)
+        placed.update({node: i - (len(row) - 1) / 2 for i, node in enumerate(row)})
+    return rows
+
+
+STATE_STYLES = {
+    "succeeded": {"edgecolor": "#11703a", "facecolor": "#dff3e4", "linestyle": "-"},
+    "failed": {"edgecolor": "#b00020", "facecolor": "#fbdde1", "linestyle": "-"},
+    "not run": {"edgecolor": "#888888", "facecolor": "#f0f0f0", "linestyle": ":"},
+}
+
+
+def draw(
+    graph: PipelineGraph,
+    title: str,
+    outputs: list[Path],
+    states: dict[str, tuple[str, float | None]] | None = None,
+) -> None:
+    """The DAG, one layer per row; a box holds the task and the data it receives, so no label sits on a line.
+
+    With ``states`` (task -> (succeeded | failed | not run, seconds)) the boxes are coloured by how a run went.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    # Text stays text in the SVG: smaller, searchable, and readable by a screen reader or a test.
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    depth = layers(graph)
+    rows = ordered_rows(graph)
     width = max(len(r) for r in rows.values())
     position = {
-        node: ((i - (len(row) - 1) / 2) * 3.2, -level * 1.6)
+        node: ((i - (len(row) - 1) / 2) * 3.2, -level * 1.7)
         for level, row in rows.items()
         for i, node in enumerate(row)
     }
-    figure, axis = plt.subplots(figsize=(max(7.0, 3.6 * width), 1.3 + 1.25 * len(rows)))
-    box_w, box_h = 2.4, 0.62
-    for (producer, consumer), labels in graph.edges.items():
+    figure, axis = plt.subplots(figsize=(max(7.0, 3.6 * width), 1.3 + 1.3 * len(rows)))
+    box_w, box_h = 2.5, 0.8
+    for producer, consumer in graph.edges:
         (x0, y0), (x1, y1) = position[producer], position[consumer]
         skips = depth[consumer] - depth[producer] > 1  # curve around the boxes in between
         start = (x0 + (box_w / 2 if skips else 0), y0 - (0 if skips else box_h / 2))
@@ -134,45 +193,49 @@ def draw(graph: PipelineGraph, title: str, outputs: list[Path]) -> None:
                 "connectionstyle": f"arc3,rad={-0.45 if skips else 0}",
             },
         )
-        if labels:
-            bend = 0.225 * abs(start[1] - end[1]) if skips else 0.0
-            axis.text(
-                (start[0] + end[0]) / 2 + 0.08 + bend,
-                (start[1] + end[1]) / 2,
-                ", ".join(sorted(labels)),
-                fontsize=7.5,
-                color="#444",
-                ha="left",
-                va="center",
-                style="italic",
-            )
     groups: dict[str, list[str]] = {}
     for node, group in graph.nodes.items():
         style = {"edgecolor": "#1f4e99", "facecolor": "#dbe7fb", "linestyle": "-"}
         if group:
             groups.setdefault(group, []).append(node)
             style = {"edgecolor": "#b35900", "facecolor": "#fff1de", "linestyle": "--"}
+        caption = ", ".join(sorted({label for (_, c), labels in graph.edges.items() if c == node for label in labels}))
+        if states is not None:
+            state, seconds = states.get(node, ("not run", None))
+            style = STATE_STYLES.get(state, STATE_STYLES["not run"])
+            caption = state if seconds is None else f"{state}, {seconds:.1f} s"
         x, y = position[node]
         axis.add_patch(
             FancyBboxPatch(
                 (x - box_w / 2, y - box_h / 2), box_w, box_h, boxstyle="round,pad=0.05", linewidth=1.5, **style
             )
         )
-        axis.text(x, y, node, ha="center", va="center", fontsize=10, weight="bold")
+        axis.text(x, y + (0.13 if caption else 0), node, ha="center", va="center", fontsize=10, weight="bold")
+        if caption:
+            axis.text(x, y - 0.2, caption, ha="center", va="center", fontsize=7.5, color="#444", style="italic")
     for group, members in groups.items():
-        xs = [position[m][0] for m in members]
-        ys = [position[m][1] for m in members]
-        axis.text(min(xs) - box_w / 2 - 0.1, max(ys), group, fontsize=8.5, color="#b35900", ha="right", va="center")
+        top = max(position[m][1] for m in members)
+        left = min(position[m][0] for m in members if position[m][1] == top)
+        axis.text(left - box_w / 2 - 0.15, top, group, fontsize=8.5, color="#b35900", ha="right", va="center")
     xs = [p[0] for p in position.values()]
     ys = [p[1] for p in position.values()]
-    axis.set_xlim(min(xs) - 3.6, max(xs) + 3.6)
-    axis.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    axis.set_xlim(min(xs) - 4.2, max(xs) + 2.6)
+    axis.set_ylim(min(ys) - 0.8, max(ys) + 0.9)
     axis.set_title(title, fontsize=12)
     axis.axis("off")
     figure.tight_layout()
     for path in outputs:
         figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def spec_of(entry: PipelineEntry) -> dict[str, Any] | None:
+    """The compiled spec of a KFP pipeline as kfp.local ran it (no compile step); TFX pipelines have none here."""
+    if entry.kind == "tfx":
+        return None
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(entry.load().pipeline_spec)
 
 
 def draw_pipeline(entry: PipelineEntry, out_dir: Path) -> tuple[Path, Path]:

@@ -16,6 +16,7 @@ from typing import Any
 from labkit.runs import RunRecord, compare_runs, find_runs, read_run
 
 PAGE_NAME = "run.html"
+GRAPH_NAME = "dag.svg"
 INDEX_NAME = "index.html"
 LOG_TAIL_LINES = 40
 COMPARED_RUNS = 10  # the newest of each pipeline, so that the index stays readable
@@ -75,12 +76,29 @@ def _log_tail(record: RunRecord) -> str:
     return "\n".join(lines)
 
 
+def task_states(record: RunRecord) -> dict[str, tuple[str, float | None]]:
+    """What the graph colours: each task that finished, with its time; the others are drawn as not run."""
+    failed = record.failed_task
+    return {task: ("failed" if task == failed else "succeeded", seconds) for task, seconds in record.tasks.items()}
+
+
+def draw_run_graph(record: RunRecord, ir: dict[str, Any]) -> Path:
+    """The pipeline's DAG coloured by how this run went, as ``dag.svg`` in the run folder."""
+    from labkit.dag import draw, graph_from_ir
+
+    path = record.folder / GRAPH_NAME
+    draw(graph_from_ir(ir), record.name, [path], states=task_states(record))
+    return path
+
+
 def render_run_page(record: RunRecord) -> str:
     parts = [
         f"<h1>{escape(record.name)}</h1>",
         f'<p>{escape(record.runner)} runner · <span class="{record.state}">{record.state}</span>'
         f' · {escape(str(record.wall_seconds or "-"))} s · <a href="../../{INDEX_NAME}">all runs</a></p>',
     ]
+    if (record.folder / GRAPH_NAME).is_file():
+        parts.append(f'<img src="{GRAPH_NAME}" alt="the pipeline graph, coloured by task state">')
     if record.error:
         parts += [
             f'<h2 class="failed">Failed in {escape(record.failed_task or "the run")}</h2>',
@@ -138,10 +156,13 @@ def render_index(records: list[RunRecord]) -> str:
     return _document("labkit runs", "".join(parts))
 
 
-def write_pages(run_folder: Path) -> tuple[Path, Path]:
-    """The run's page and the index of the runs folder it sits in (``runs/<pipeline>/<run>``)."""
+def write_pages(run_folder: Path, ir: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """The run's page (with its graph when the compiled ``ir`` is given) and the index of its runs folder."""
+    record = read_run(run_folder)
+    if ir is not None:
+        draw_run_graph(record, ir)
     page = run_folder / PAGE_NAME
-    page.write_text(render_run_page(read_run(run_folder)))
+    page.write_text(render_run_page(record))
     root = run_folder.parent.parent
     index = root / INDEX_NAME
     index.write_text(render_index(find_runs(root)))

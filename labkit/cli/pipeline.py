@@ -228,7 +228,9 @@ def run_and_report(
         fail(str(exc))
     result.parameters = entry.arguments(params)
     result.save()
-    page, _ = write_pages(run_dir)
+    from labkit.dag import spec_of
+
+    page, _ = write_pages(run_dir, spec_of(entry))
     if output is OutputFormat.json:
         typer.echo(result.to_json(indent=None))
     else:

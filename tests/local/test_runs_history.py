@@ -80,6 +80,9 @@ def test_every_run_has_a_page_and_the_folder_an_index(history: Path) -> None:
         assert task in page
     assert "accuracy" in page and "epochs" in page and "Confusion matrix" in page and "predicted Gentoo" in page
     assert "training_curve.html" in (Path(first["folder"]) / "run.html").read_text()
+    assert '<img src="dag.svg"' in (Path(first["folder"]) / "run.html").read_text()
+    failed_graph = (Path(failed["folder"]) / "dag.svg").read_text()
+    assert "failed, " in failed_graph and "not run" in failed_graph  # validate failed; split and after never ran
     failed_page = _text(Path(failed["folder"]) / "run.html")
     assert "Failed in validate" in failed_page and "body_mass_g" in failed_page
     assert "Last lines of run.log" in failed_page

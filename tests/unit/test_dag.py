@@ -3,7 +3,7 @@ from pathlib import Path
 import yaml
 
 from labkit.compiler import compile_pipeline
-from labkit.dag import draw_pipeline, graph_from_ir, layers
+from labkit.dag import PipelineGraph, draw, draw_pipeline, graph_from_ir, layers, ordered_rows
 from labkit.registry import get_pipeline
 
 
@@ -52,3 +52,28 @@ def test_a_file_must_define_exactly_one_pipeline(tmp_path: Path) -> None:
         resolve_pipeline(str(tmp_path / "two.py"))
     with pytest.raises(UnknownPipelineError, match="a lab \\(session-05\\) or a pipeline file"):
         resolve_pipeline("nope")
+
+
+def test_a_gated_task_hangs_below_its_condition_and_a_collected_output_below_its_loop() -> None:
+    golden = Path(__file__).resolve().parents[1] / "golden"
+    continuous = graph_from_ir(yaml.safe_load((golden / "continuous-training.yaml").read_text()))
+    depth = layers(continuous)
+    assert depth["split"] > depth["detect-drift"], "split runs only once detect-drift said there is drift"
+    assert ("detect-drift", "split") in continuous.edges
+    sweep = graph_from_ir(yaml.safe_load((golden / "sweep.yaml").read_text()))
+    assert sweep.edges[("evaluate", "pick-best")] == {"metrics"}  # dsl.Collected out of the ParallelFor
+    assert layers(sweep)["pick-best"] > layers(sweep)["evaluate"]
+
+
+def test_rows_follow_their_parents_and_a_run_colours_its_graph(tmp_path: Path) -> None:
+    graph = PipelineGraph()
+    for node in ("a", "b", "right", "left"):  # compiled order: right first
+        graph.nodes[node] = None
+    graph.add_edge("b", "right", "x")
+    graph.add_edge("a", "left", "y")
+    rows = ordered_rows(graph)
+    assert rows[0] == ["a", "b"] and rows[1] == ["left", "right"]
+    svg = tmp_path / "run.svg"
+    draw(graph, "a run", [svg], states={"a": ("succeeded", 1.5), "left": ("failed", 0.2)})
+    text = svg.read_text()
+    assert "succeeded, 1.5 s" in text and "failed, 0.2 s" in text and "not run" in text

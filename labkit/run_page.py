@@ -76,18 +76,12 @@ def _log_tail(record: RunRecord) -> str:
     return "\n".join(lines)
 
 
-def task_states(record: RunRecord) -> dict[str, tuple[str, float | None]]:
-    """What the graph colours: each task that finished, with its time; the others are drawn as not run."""
-    failed = record.failed_task
-    return {task: ("failed" if task == failed else "succeeded", seconds) for task, seconds in record.tasks.items()}
-
-
 def draw_run_graph(record: RunRecord, ir: dict[str, Any]) -> Path:
     """The pipeline's DAG coloured by how this run went, as ``dag.svg`` in the run folder."""
     from labkit.dag import draw, graph_from_ir
 
     path = record.folder / GRAPH_NAME
-    draw(graph_from_ir(ir), record.name, [path], states=task_states(record))
+    draw(graph_from_ir(ir), record.name, [path], states=record.task_states())
     return path
 
 
@@ -105,7 +99,7 @@ def render_run_page(record: RunRecord) -> str:
             f"<pre>{escape(record.error)}</pre>",
             f"<details open><summary>Last lines of run.log</summary><pre>{escape(_log_tail(record))}</pre></details>",
         ]
-    task_rows = [[task, "failed" if task == record.failed_task else "succeeded", s] for task, s in record.tasks.items()]
+    task_rows = [[task, state, seconds] for task, (state, seconds) in record.task_states().items()]
     task_classes = [row[1] for row in task_rows]
     parts += ["<h2>Tasks</h2>", _table(["task", "state", "seconds"], task_rows, task_classes)]
     parts += ["<h2>Parameters</h2>", _table(["name", "value"], sorted(map(list, record.parameters.items())))]

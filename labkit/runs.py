@@ -40,6 +40,10 @@ class RunRecord:
         """``<folder of the pipeline>/<run folder>``: what ``labkit runs show`` takes and the index links to."""
         return f"{self.folder.parent.name}/{self.folder.name}"
 
+    def task_states(self) -> dict[str, tuple[str, float | None]]:
+        """Each task that finished: succeeded or failed, with its seconds (tasks not listed never ran)."""
+        return {t: ("failed" if t == self.failed_task else "succeeded", s) for t, s in self.tasks.items()}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "run": self.name,

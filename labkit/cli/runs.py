@@ -91,9 +91,8 @@ def show(
     tasks = Table(title="tasks")
     for column in ("task", "state", "seconds"):
         tasks.add_column(column)
-    for task, seconds in record.tasks.items():
-        failed = task == record.failed_task
-        tasks.add_row(task, "[red]failed[/]" if failed else "[green]succeeded[/]", _value(seconds))
+    for task, (state, seconds) in record.task_states().items():
+        tasks.add_row(task, f"[{'red' if state == 'failed' else 'green'}]{state}[/]", _value(seconds))
     console.print(tasks)
     if record.error:
         console.print(f"[red]error[/] in {record.failed_task or 'the run'}: {escape(record.error)}", soft_wrap=True)

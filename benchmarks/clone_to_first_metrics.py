@@ -1,22 +1,22 @@
 """What a newcomer waits for: a fresh clone, then `make demo` (venv, install, first pipeline run with training).
 
-    python benchmarks/clone_to_first_metrics.py --python python3.11 --python python3.13
+    .venv/bin/python -m benchmarks.clone_to_first_metrics --python python3.11 --python python3.13
 
 Each Python gets its own fresh clone of this checkout's HEAD and its own venv, one after the other; printed per
 Python: the install (``make install``'s first half, the kit without dev extras), the run (``labkit pipeline run
 training``) and the total. pip's download cache is whatever this machine has: a newcomer with an empty cache also
-downloads TensorFlow (~250 MB) and the rest once.
+downloads TensorFlow (~250 MB) and the rest once. Also printed: the size of each new venv (``du`` of the folder).
+``--venv PATH`` skips the install and runs ``make demo`` with that venv: a quick check of this script only.
 """
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import REPO_ROOT, Recording, benchmark_parser
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -27,18 +27,47 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
+def folder_mib(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--python", action="append", default=[], help="interpreter to try; repeatable")
+    parser.add_argument("--venv", type=Path, help="an existing venv to use instead of installing (no install time)")
     args = parser.parse_args()
-    print(f"{'python':>12} {'clone s':>8} {'install s':>10} {'first run s':>12} {'total s':>8}")
+    recording = Recording(__spec__.name)
+    print(f"{'python':>12} {'clone s':>8} {'install s':>10} {'first run s':>12} {'total s':>8} {'venv MiB':>9}")
+    rows = []
     for python in args.python or ["python3"]:
         with tempfile.TemporaryDirectory(prefix="labkit-newcomer-") as scratch:
             checkout = Path(scratch) / "kit"
             clone = timed(["git", "clone", "--quiet", str(REPO_ROOT), str(checkout)], Path(scratch))
-            install = timed(["make", f"PYTHON={python}", ".venv/bin/.installed"], checkout)
-            run = timed(["make", f"PYTHON={python}", "demo"], checkout)
-            print(f"{python:>12} {clone:8.1f} {install:10.1f} {run:12.1f} {clone + install + run:8.1f}")
+            venv = args.venv.resolve() if args.venv else checkout / ".venv"
+            make = ["make", f"PYTHON={python}", f"VENV={venv}"]
+            install = 0.0 if args.venv else timed([*make, f"{venv}/bin/.installed"], checkout)
+            run = timed([*make, "demo"], checkout)
+            version = subprocess.run(
+                [f"{venv}/bin/python", "-c", "import platform; print(platform.python_version())"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            size = None if args.venv else folder_mib(venv)
+            rows.append(
+                {
+                    "python": python,
+                    "version": version,
+                    "clone_seconds": clone,
+                    "install_seconds": install,
+                    "first_run_seconds": run,
+                    "total_seconds": clone + install + run,
+                    "venv_mib": size,
+                }
+            )
+            shown = "-" if size is None else f"{size:,.0f}"
+            print(f"{version:>12} {clone:8.1f} {install:10.1f} {run:12.1f} {clone + install + run:8.1f} {shown:>9}")
+    recording.write(args.json, {"reused_venv": str(args.venv) if args.venv else None, "pythons": rows})
 
 
 if __name__ == "__main__":

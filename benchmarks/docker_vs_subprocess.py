@@ -1,6 +1,6 @@
 """Wall time of the session-5 pipeline: docker runner against subprocess runner, side by side in one run.
 
-    python benchmarks/docker_vs_subprocess.py [--repeats 3] [--epochs 40] [--seed 42]
+    .venv/bin/python -m benchmarks.docker_vs_subprocess [--repeats 3] [--epochs 40] [--seed 42]
 
 Runs alternate (subprocess, docker, subprocess, docker, ...) so that whatever else the machine does weighs
 on both alike. Prints each run, the median per runner and per task, and the docker/subprocess ratios; also
@@ -9,16 +9,12 @@ checks that both runners gave the same metrics. Needs a Docker engine and `labki
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from benchmarks.common import Recording, benchmark_parser
 from labkit.registry import get_pipeline
 from labkit.runners import get_runner
 from labkit.runners.base import RunResult
@@ -36,12 +32,12 @@ def run_once(runner: str, params: dict[str, int], root: Path, index: int) -> Run
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = parser.parse_args()
+    recording = Recording(__spec__.name)
     params = {"epochs": args.epochs, "seed": args.seed}
 
     results: dict[str, list[RunResult]] = {runner: [] for runner in RUNNERS}
@@ -69,8 +65,18 @@ def main() -> None:
 
     same = all(r.metrics == results["subprocess"][0].metrics for runner in RUNNERS for r in results[runner])
     print(f"same metrics across runners and repeats: {same}")
-    if args.json:
-        args.json.write_text(json.dumps({"params": params, "median_wall_s": medians, "tasks": per_task}, indent=2))
+    recording.write(
+        args.json,
+        {
+            "params": params,
+            "repeats": args.repeats,
+            "walls": {runner: [r.wall_seconds for r in results[runner]] for runner in RUNNERS},
+            "median_wall_seconds": medians,
+            "ratio_docker_to_subprocess": medians["docker"] / medians["subprocess"],
+            "median_task_seconds": per_task,
+            "same_metrics": same,
+        },
+    )
     if not same:
         raise SystemExit("the runners disagree on the metrics")
 

@@ -1,17 +1,19 @@
-"""Grading one session-6 (TFX) submission vs just running the same pipeline, side by side.
+"""Grading one session-6 (TFX) submission vs just running the same pipeline on the same rows, side by side.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/grading_tfx.py [--runs 2]
+    .venv/bin/python -m benchmarks.grading_tfx --runs 3
 
-Grade side: ``grading.grader.grade`` of the reference solution in the TFX sandbox (load, compile with
-KubeflowV2DagRunner, LocalDagRunner with ``--cpus 1``, a second container scoring the SavedModel on held-out
-rows). Run side: ``labkit pipeline run tfx-penguin --runner docker`` (LocalDagRunner, no CPU cap). The two
-alternate; the ratio of medians is what to compare across machines.
+Both sides are fresh CLI processes, alternated so that they share the machine's background load:
+- grade: ``labkit grade SUBMISSION --lab 6 --sandbox docker`` of the reference solution (load and compile in a
+  sandbox, LocalDagRunner in the TFX image under the grader's limits, ``--cpus 1``, then a second container scoring
+  the SavedModel on the grader's held-out rows);
+- run: ``labkit pipeline run tfx-penguin --runner docker`` (LocalDagRunner in the TFX image, no CPU cap) with
+  ``--param data=FOLDER``: the same train/eval rows the grader gives the submission, not the full table.
+Printed: every round, the medians and the ratio grade/run.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
+import json
 import statistics
 import subprocess
 import sys
@@ -19,42 +21,82 @@ import tempfile
 import time
 from pathlib import Path
 
-from grading.grader import grade
+import pandas as pd
+
+from benchmarks.common import Recording, benchmark_parser
+from grading.engines import ENGINES
+from grading.grader import heldout_split
 from grading.rubric import load_rubric
-from grading.sandbox import pick_sandbox
 from labkit.labs import get_lab
 from labkit.paths import REPO_ROOT
 
-RUN_COMMAND = ["labkit", "pipeline", "run", "tfx-penguin", "--runner", "docker", "--output", "json"]
+LAB = 6
+
+
+def grader_rows(folder: Path) -> Path:
+    """The train/eval CSVs the grader writes for a session-6 submission's run; returns their folder."""
+    rubric = load_rubric(get_lab(LAB))
+    visible, _ = heldout_split(rubric.heldout_fraction, rubric.heldout_seed)
+    ENGINES[rubric.engine].worker_data(folder, visible, rubric.heldout_seed)
+    return folder / "tfx"
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    return seconds, done.stdout
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=2)
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="rounds of (grade, run); medians are compared")
     args = parser.parse_args()
-    lab = get_lab(6)
-    rubric = load_rubric(lab)
-    sandbox = pick_sandbox("docker", "tfx")
-    labkit = str(Path(sys.executable).parent / "labkit")
-    grade_times, run_times, stage_notes = [], [], []
-    with tempfile.TemporaryDirectory(prefix="bench-grade-tfx-") as tmp:
-        submission = Path(tmp) / "reference"
+    recording = Recording(__spec__.name)
+    labkit = [sys.executable, "-m", "labkit"]
+    rounds = []
+    with tempfile.TemporaryDirectory(prefix="bench-grade-tfx-") as scratch:
+        tmp = Path(scratch)
+        submission = tmp / "reference"
         submission.mkdir()
-        (submission / "pipeline.py").write_text(lab.solution.read_text())
+        (submission / "pipeline.py").write_text(get_lab(LAB).solution.read_text())
+        rows = grader_rows(tmp / "rows")
         for index in range(args.runs):
-            start = time.perf_counter()
-            result = grade(submission, rubric, sandbox)
-            grade_times.append(time.perf_counter() - start)
-            stage_notes.append(f"{result.score:g}/{result.max_score:g}")
-            start = time.perf_counter()
-            command = [labkit, *RUN_COMMAND[1:], "--runs-dir", f"{tmp}/runs-{index}"]
-            subprocess.run(command, check=True, capture_output=True, cwd=REPO_ROOT)
-            run_times.append(time.perf_counter() - start)
-            print(f"round {index + 1}: grade {grade_times[-1]:.1f} s ({stage_notes[-1]}), run {run_times[-1]:.1f} s")
-    grade_median, run_median = statistics.median(grade_times), statistics.median(run_times)
-    print(f"load average: {os.getloadavg()[0]:.1f}")
+            out = tmp / f"grades-{index}"
+            grade_command = [*labkit, "grade", str(submission), "--lab", str(LAB), "--sandbox", "docker"]
+            grade_seconds, _ = timed([*grade_command, "--out", str(out), "--format", "json"])
+            graded = json.loads((out / "reference" / "result.json").read_text())
+            run_command = [*labkit, "pipeline", "run", "tfx-penguin", "--runner", "docker", "--output", "json"]
+            run_seconds, printed = timed([*run_command, "--param", f"data={rows}", "--runs-dir", str(tmp / "runs")])
+            run = json.loads(printed)
+            rounds.append(
+                {
+                    "grade_seconds": grade_seconds,
+                    "score": f"{graded['score']:g}/{graded['max_score']:g}",
+                    "run_seconds": run_seconds,
+                    "run_succeeded": run["succeeded"],
+                }
+            )
+            print(
+                f"round {index + 1}: grade {grade_seconds:.1f} s ({rounds[-1]['score']}), run {run_seconds:.1f} s",
+                flush=True,
+            )
+    grade_median = statistics.median(r["grade_seconds"] for r in rounds)
+    run_median = statistics.median(r["run_seconds"] for r in rounds)
     print(f"grade a session-6 submission: median {grade_median:.1f} s; plain pipeline run: median {run_median:.1f} s")
     print(f"ratio grade/run: {grade_median / run_median:.2f}x")
+    recording.write(
+        args.json,
+        {
+            "rows": {split: len(pd.read_csv(rows / split / "penguins.csv")) for split in ("train", "eval")},
+            "rounds": rounds,
+            "median_grade_seconds": grade_median,
+            "median_run_seconds": run_median,
+            "ratio_grade_to_run": grade_median / run_median,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Sum of CPU/memory requests and limits: the kit's KFP install against upstream KFP 2.17.0 as shipped.
 
-    python benchmarks/manifest_resources.py                       # upstream from ../shared/upstream
-    python benchmarks/manifest_resources.py --mirror DIR          # or any mirror (`labkit cluster mirror`)
+    .venv/bin/python -m benchmarks.manifest_resources               # upstream from ../shared/upstream
+    .venv/bin/python -m benchmarks.manifest_resources --mirror DIR  # or any mirror (`labkit cluster mirror`)
 
 Both sides are real renders of the same upstream files: the kit's overlay (manifests/kfp) and upstream's
 env/platform-agnostic alone. Counts the main and sidecar containers of long-running workloads (Deployments,
@@ -10,18 +10,27 @@ StatefulSets), times replicas; init containers and Jobs are left out because the
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 from pathlib import Path
 
+from benchmarks.common import Recording, benchmark_parser
 from labkit.manifests import default_mirror, render_from_mirror, resource_sums, without_components
 from labkit.paths import REPO_ROOT
 from labkit.versions import KFP_MANIFESTS_REF
 
 
+def _shown(resources: list[float] | None) -> str:
+    if resources is None:
+        return "-"
+    cpu, memory, cpu_limit, memory_limit = resources
+    return f"{cpu:.0f}m {memory:.0f}Mi / {cpu_limit:.0f}m {memory_limit:.0f}Mi"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--mirror", type=Path, default=default_mirror(), help="upstream mirror laid out by URL")
     args = parser.parse_args()
+    recording = Recording(__spec__.name)
     if args.mirror is None:
         parser.error("no mirror found: pass --mirror DIR (make one with `labkit cluster mirror --out DIR`)")
     overlay = REPO_ROOT / "manifests" / "kfp"
@@ -41,6 +50,18 @@ def main() -> None:
     for label, mine, theirs in rows:
         ratio = f"{mine / theirs:.2f}" if theirs else "n/a"
         print(f"{label:28}{mine:>10.0f}{theirs:>10.0f}{ratio:>14}")
+    print("per container, requests / limits as millicores, MiB (0: unset): kit | upstream")
+    for name in sorted(set(kit.per_container) | set(upstream.per_container)):
+        print(f"  {name:64} {_shown(kit.per_container.get(name))} | {_shown(upstream.per_container.get(name))}")
+    recording.write(
+        args.json,
+        {
+            "mirror": str(args.mirror),
+            "kfp_manifests_ref": KFP_MANIFESTS_REF,
+            "kit": dataclasses.asdict(kit),
+            "upstream": dataclasses.asdict(upstream),
+        },
+    )
 
 
 if __name__ == "__main__":

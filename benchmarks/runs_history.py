@@ -1,6 +1,6 @@
 """The run history's cost: listing N runs read from their folders, in process and as a fresh CLI process.
 
-    .venv/bin/python benchmarks/runs_history.py --runs 1000
+    .venv/bin/python -m benchmarks.runs_history --runs 1000
 
 Each run folder holds a result.json the size of a real session-5 run's. Printed: the in-process ``find_runs``
 time, the time of ``labkit runs list -o json`` as a new process, and, side by side in the same invocation, the
@@ -9,7 +9,6 @@ time of ``labkit --help`` (the CLI's own start-up), so that the ratio shows what
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import Recording, benchmark_parser
 from labkit.runs import find_runs
 
 RESULT = {
@@ -38,9 +38,10 @@ def _seconds(command: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--runs", type=int, default=1000)
     args = parser.parse_args()
+    recording = Recording(__spec__.name)
     with tempfile.TemporaryDirectory(prefix="labkit-runs-") as scratch:
         root = Path(scratch)
         for index in range(args.runs):
@@ -57,6 +58,16 @@ def main() -> None:
     print(f"find_runs in process: {in_process:.3f} s")
     print(f"`labkit --help` (start-up): {startup:.2f} s; `labkit runs list -o json`: {listing:.2f} s")
     print(f"ratio list / start-up: {listing / startup:.2f}")
+    recording.write(
+        args.json,
+        {
+            "runs": listed,
+            "find_runs_seconds": in_process,
+            "cli_start_up_seconds": startup,
+            "cli_list_seconds": listing,
+            "ratio_list_to_start_up": listing / startup,
+        },
+    )
 
 
 if __name__ == "__main__":

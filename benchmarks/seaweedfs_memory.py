@@ -1,8 +1,8 @@
 """Memory SeaweedFS needs in the shape KFP 2.17.0 runs it: `weed server` plus the `weed shell`s its hooks start.
 
-    python benchmarks/seaweedfs_memory.py                            # idle, hook/probe shells, 200 x 1 MiB uploads
-    python benchmarks/seaweedfs_memory.py --objects 0                # no uploads
-    python benchmarks/seaweedfs_memory.py --objects 500 --object-mib 4 --mirror DIR
+    .venv/bin/python -m benchmarks.seaweedfs_memory              # idle, hook/probe shells, 200 x 1 MiB uploads
+    .venv/bin/python -m benchmarks.seaweedfs_memory --objects 0  # no uploads
+    .venv/bin/python -m benchmarks.seaweedfs_memory --objects 500 --object-mib 4 --mirror DIR
 
 Upstream's Deployment (third-party/seaweedfs/base) runs `weed server -dir=/data -s3 -iam -filer
 -master.volumePreallocate=false`, and its postStart hook and startup probe pipe commands into `weed shell` in the
@@ -19,7 +19,6 @@ Everything stops itself: --timeout bounds the whole run and the server is killed
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
@@ -34,6 +33,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from benchmarks.common import Recording, benchmark_parser
 from labkit.manifests import default_mirror, memory_mib, render_from_mirror
 from labkit.paths import REPO_ROOT
 
@@ -185,7 +185,7 @@ def wait_ready(process: subprocess.Popen, url: str, deadline: float, log: Path) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--objects", type=int, default=200, help="objects to upload (0: none)")
     parser.add_argument("--object-mib", type=float, default=1.0, help="size of each object")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds to wait after /status before idle")
@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="bound on the whole run, seconds")
     parser.add_argument("--mirror", type=Path, default=default_mirror(), help="upstream mirror laid out by URL")
     args = parser.parse_args()
+    recording = Recording(__spec__.name)
     deadline = time.monotonic() + args.timeout
     weed = weed_binary()
     version = subprocess.run([weed, "version"], capture_output=True, text=True, timeout=30).stdout.strip()
@@ -315,6 +316,20 @@ def main() -> None:
     else:
         print(f"{'kit limit (render of manifests/kfp)':58}{limit:>8.0f}  ({where})")
         print(f"{'peak / limit':58}{peak / MIB / limit:>8.2f}")
+    recording.write(
+        args.json,
+        {
+            "weed_version": version.splitlines()[0] if version else None,
+            "idle_mib": idle.peak / MIB,
+            "peak_server_and_shell_mib": with_shell.peak / MIB,
+            "one_shell_alone_mib": shell_alone / MIB,
+            "uploads": {"objects": uploaded, "object_mib": args.object_mib, "seconds": upload_seconds},
+            "peak_during_uploads_mib": uploads.peak / MIB if args.objects else None,
+            "kit_limit_mib": limit,
+            "kit_limit_from": where,
+            "peak_to_limit": peak / MIB / limit if limit else None,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +211,8 @@ class ResourceSum:
     limits_memory_mib: float = 0
     without_requests: int = 0
     without_limits: int = 0
+    # "workload/container" -> its requests as [millicores, MiB], limits as [millicores, MiB] (0 where unset)
+    per_container: dict[str, list[float]] = field(default_factory=dict)
 
 
 def resource_sums(docs: list[dict[str, Any]], include_init: bool = False) -> ResourceSum:
@@ -232,6 +234,12 @@ def resource_sums(docs: list[dict[str, Any]], include_init: bool = False) -> Res
             total.limits_memory_mib += replicas * memory_mib(limits.get("memory", 0))
             total.without_requests += replicas * (not requests)
             total.without_limits += replicas * (not limits)
+            total.per_container[f"{doc['metadata']['name']}/{container['name']}"] = [
+                cpu_millicores(requests.get("cpu", 0)),
+                memory_mib(requests.get("memory", 0)),
+                cpu_millicores(limits.get("cpu", 0)),
+                memory_mib(limits.get("memory", 0)),
+            ]
     return total
 
 

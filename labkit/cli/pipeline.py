@@ -190,6 +190,7 @@ def run(
 
     TFX pipelines (tfx-penguin) run with LocalDagRunner inside the TFX image: --runner docker.
     Example: labkit pipeline run tfx-penguin --runner docker --param data=skewed
+    (data: palmerpenguins, skewed, or a folder of your own train/*.csv and eval/*.csv)
     """
     entry = _entry(name)
     runner = runner or ("docker" if entry.kind == "tfx" else "subprocess")

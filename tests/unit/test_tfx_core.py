@@ -54,8 +54,22 @@ def test_skewed_batch_changes_only_the_eval_split(tmp_path: Path) -> None:
 
 
 def test_unknown_data_variant_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="choose one of: palmerpenguins, skewed"):
+    with pytest.raises(ValueError, match="choose one of: palmerpenguins, skewed, or a folder"):
         prepare_data(tmp_path, "penguins2")
+
+
+def test_a_folder_of_splits_is_copied_as_it_is(tmp_path: Path) -> None:
+    prepare_data(tmp_path / "given", seed=3)
+    (tmp_path / "given" / "eval" / "more.csv").write_text("species,island\nAdelie,Dream\n")
+    counts = prepare_data(tmp_path / "run", str(tmp_path / "given"))
+    assert counts == {"train": 222, "eval": 112}
+    for split in ("train", "eval"):
+        given, copied = tmp_path / "given" / split / "penguins.csv", tmp_path / "run" / split / "penguins.csv"
+        assert copied.read_bytes() == given.read_bytes()
+    (tmp_path / "no-eval" / "train").mkdir(parents=True)
+    (tmp_path / "no-eval" / "train" / "a.csv").write_text("x\n1\n")
+    with pytest.raises(ValueError, match="train/\\*.csv and eval/\\*.csv"):
+        prepare_data(tmp_path / "run2", str(tmp_path / "no-eval"))
 
 
 def test_summary_of_a_real_run_is_read() -> None:

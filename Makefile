@@ -22,10 +22,13 @@ install: $(BIN)/.installed-dev
 demo: $(BIN)/.installed ## train the session-5 pipeline locally and print its metrics
 	$(BIN)/labkit pipeline run training
 
+# Test files are spread over PYTEST_WORKERS processes, a file's tests together (they share module fixtures).
+PYTEST_WORKERS ?= 2
+
 test: $(BIN)/.installed-dev ## every test tier this machine can run (container/cluster tiers skip with a reason)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

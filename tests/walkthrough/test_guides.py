@@ -53,7 +53,7 @@ def _shell_env(tmp: Path) -> dict[str, str]:
     """PATH with ``labkit`` and ``python`` of this interpreter, run from the handout (so its code is the code).
 
     ``PYTHONPATH=.`` stands in for the student's own ``make demo``, an editable install of their handout: it is what
-    lets ``python benchmarks/...`` import ``components``.
+    lets ``python -m benchmarks...`` import ``components``.
     """
     bin_dir = tmp / "bin"
     bin_dir.mkdir()

@@ -148,6 +148,7 @@ def _walk_segment(walk: Walk, segment: Segment, handout: Path, env: dict[str, st
 
 @pytest.mark.container
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a whole session of runs (session 6: ~8 min alone, more beside another test worker)
 @pytest.mark.parametrize("session", [5, 6, 7])
 def test_a_student_can_walk_the_guide(session: int, tmp_path: Path) -> None:
     walk = Walk.load(session)

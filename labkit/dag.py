@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -236,6 +237,29 @@ def spec_of(entry: PipelineEntry) -> dict[str, Any] | None:
     from google.protobuf import json_format
 
     return json_format.MessageToDict(entry.load().pipeline_spec)
+
+
+TFX_GRAPH_FILE = "graph.json"  # written into the run folder by pipelines/tfx_penguin/local_runner.py
+
+
+def graph_from_tfx_run(run_dir: Path) -> PipelineGraph | None:
+    """The DAG a TFX run saved (its components, and which output of which feeds which input), if it saved one."""
+    try:
+        saved = json.loads((run_dir / TFX_GRAPH_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    graph = PipelineGraph(nodes={str(node): None for node in saved.get("nodes", [])})
+    for producer, consumer, name in saved.get("edges", []):
+        graph.add_edge(str(producer), str(consumer), str(name))
+    return graph
+
+
+def run_graph(entry: PipelineEntry, run_dir: Path) -> PipelineGraph | None:
+    """The graph to colour on a run's page: from the compiled spec (KFP), or from what the run saved (TFX)."""
+    if entry.kind == "tfx":
+        return graph_from_tfx_run(run_dir)
+    spec = spec_of(entry)
+    return graph_from_ir(spec) if spec is not None else None
 
 
 def draw_pipeline(entry: PipelineEntry, out_dir: Path) -> tuple[Path, Path]:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from components.champion.logic import champion_dir, champion_version, score_model
-from labkit.dag import spec_of
+from labkit.dag import graph_from_ir, spec_of
 from labkit.data import DriftKnobs, write_batches
 from labkit.paths import new_run_dir
 from labkit.registry import PipelineEntry, get_pipeline
@@ -92,7 +92,7 @@ def simulate(
     registry.mkdir(parents=True, exist_ok=True)  # the docker runner mounts only host paths that exist
     infos = write_batches(out / "batches", n_batches, rows=rows, seed=seed, knobs=knobs)
     entry = entry or get_pipeline(PIPELINE)
-    spec = spec_of(entry)
+    graph = graph_from_ir(spec_of(entry))
     chosen = get_runner(runner)
     timeline = Timeline(js_threshold=float((params or {}).get("js_threshold", 0.1)))
     for info in infos:
@@ -105,7 +105,7 @@ def simulate(
         result = chosen.run(entry, arguments, run_dir, on_event)
         result.parameters = entry.arguments(arguments)
         result.save()
-        write_pages(run_dir, spec)
+        write_pages(run_dir, graph)
         if not result.succeeded:
             raise MonitorError(
                 f"batch {info.index}: task {result.failed_task!r} failed: {result.error} (log: {result.log_file})"

@@ -11,9 +11,12 @@ import json
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit.runs import RunRecord, compare_runs, find_runs, read_run
+
+if TYPE_CHECKING:
+    from labkit.dag import PipelineGraph
 
 PAGE_NAME = "run.html"
 GRAPH_NAME = "dag.svg"
@@ -76,12 +79,12 @@ def _log_tail(record: RunRecord) -> str:
     return "\n".join(lines)
 
 
-def draw_run_graph(record: RunRecord, ir: dict[str, Any]) -> Path:
+def draw_run_graph(record: RunRecord, graph: PipelineGraph) -> Path:
     """The pipeline's DAG coloured by how this run went, as ``dag.svg`` in the run folder."""
-    from labkit.dag import draw, graph_from_ir
+    from labkit.dag import draw
 
     path = record.folder / GRAPH_NAME
-    draw(graph_from_ir(ir), record.name, [path], states=record.task_states())
+    draw(graph, record.name, [path], states=record.task_states())
     return path
 
 
@@ -91,6 +94,8 @@ def render_run_page(record: RunRecord) -> str:
         f'<p>{escape(record.runner)} runner · <span class="{record.state}">{record.state}</span>'
         f' · {escape(str(record.wall_seconds or "-"))} s · <a href="../../{INDEX_NAME}">all runs</a></p>',
     ]
+    if record.ui_url:
+        parts.append(f'<p>On the cluster: <a href="{escape(record.ui_url)}">this run in the KFP UI</a></p>')
     if (record.folder / GRAPH_NAME).is_file():
         parts.append(f'<img src="{GRAPH_NAME}" alt="the pipeline graph, coloured by task state">')
     if record.error:
@@ -99,6 +104,12 @@ def render_run_page(record: RunRecord) -> str:
             f"<pre>{escape(record.error)}</pre>",
             f"<details open><summary>Last lines of run.log</summary><pre>{escape(_log_tail(record))}</pre></details>",
         ]
+    if record.gate_failures:
+        parts += ['<h2 class="failed">Evaluation gate: not blessed</h2>', _list(record.gate_failures)]
+    if record.anomalies:
+        headers = list(dict.fromkeys(key for row in record.anomalies for key in row))
+        rows = [[row.get(key) for key in headers] for row in record.anomalies]
+        parts += [f'<h2 class="failed">Data anomalies ({len(rows)})</h2>', _table(headers, rows)]
     task_rows = [[task, state, seconds] for task, (state, seconds) in record.task_states().items()]
     task_classes = [row[1] for row in task_rows]
     parts += ["<h2>Tasks</h2>", _table(["task", "state", "seconds"], task_rows, task_classes)]
@@ -118,6 +129,10 @@ def render_run_page(record: RunRecord) -> str:
     return _document(f"{record.name}: {record.state}", "".join(parts))
 
 
+def _list(items: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{escape(item)}</li>" for item in items) + "</ul>"
+
+
 def _document(title: str, body: str) -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
@@ -134,10 +149,12 @@ def render_index(records: list[RunRecord]) -> str:
             r.started.isoformat(sep=" ") if r.started else "-",
             r.wall_seconds,
             r.state,
+            Link("KFP UI", r.ui_url) if r.ui_url else None,
         ]
         for r in reversed(records)
     ]
-    parts = ["<h1>Runs</h1>", _table(["run", "runner", "started", "seconds", "state"], rows, [r[4] for r in rows])]
+    headers = ["run", "runner", "started", "seconds", "state", "on the cluster"]
+    parts = ["<h1>Runs</h1>", _table(headers, rows, [r[4] for r in rows])]
     for pipeline in sorted({r.pipeline for r in records}):
         same = [r for r in records if r.pipeline == pipeline][-COMPARED_RUNS:]
         if len(same) < 2:
@@ -150,11 +167,12 @@ def render_index(records: list[RunRecord]) -> str:
     return _document("labkit runs", "".join(parts))
 
 
-def write_pages(run_folder: Path, ir: dict[str, Any] | None = None) -> tuple[Path, Path]:
-    """The run's page (with its graph when the compiled ``ir`` is given) and the index of its runs folder."""
+def write_pages(run_folder: Path, graph: PipelineGraph | None = None) -> tuple[Path, Path]:
+    """The run's page (with its graph, coloured by task state, when ``graph`` is given) and the index of its runs
+    folder."""
     record = read_run(run_folder)
-    if ir is not None:
-        draw_run_graph(record, ir)
+    if graph is not None:
+        draw_run_graph(record, graph)
     page = run_folder / PAGE_NAME
     page.write_text(render_run_page(record))
     root = run_folder.parent.parent

@@ -34,6 +34,13 @@ class RunRecord:
     failed_task: str | None = None
     error: str | None = None
     log_file: str | None = None
+    anomalies: list[dict[str, str]] = field(default_factory=list)  # data validation (TFX's ExampleValidator)
+    gate_failures: list[str] = field(default_factory=list)  # evaluation thresholds the model missed (TFX)
+
+    @property
+    def ui_url(self) -> str | None:
+        """The run's page in the KFP UI, for a run on the cluster."""
+        return self.artifacts.get("kfp_run_url")
 
     @property
     def name(self) -> str:
@@ -60,6 +67,9 @@ class RunRecord:
             "failed_task": self.failed_task,
             "error": self.error,
             "log_file": self.log_file,
+            "anomalies": self.anomalies,
+            "gate_failures": self.gate_failures,
+            "ui_url": self.ui_url,
         }
 
 
@@ -92,6 +102,8 @@ def read_run(folder: Path) -> RunRecord:
         failed_task=saved.get("failed_task"),
         error=saved.get("error"),
         log_file=saved.get("log_file"),
+        anomalies=saved.get("anomalies") or [],
+        gate_failures=saved.get("gate_failures") or [],
     )
 
 

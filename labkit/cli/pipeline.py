@@ -229,9 +229,9 @@ def run_and_report(
         fail(str(exc))
     result.parameters = entry.arguments(params)
     result.save()
-    from labkit.dag import spec_of
+    from labkit.dag import run_graph
 
-    page, _ = write_pages(run_dir, spec_of(entry))
+    page, _ = write_pages(run_dir, run_graph(entry, run_dir))
     if output is OutputFormat.json:
         typer.echo(result.to_json(indent=None))
     else:

@@ -59,7 +59,8 @@ def list_command(
         console.print(f"no runs under {root} yet: `labkit pipeline run training` makes one")
         return
     table = Table(title=f"runs in {root}")
-    for column in ("run", "runner", "started", "seconds", "state", "metrics"):
+    on_cluster = any(r.ui_url for r in records)
+    for column in ("run", "runner", "started", "seconds", "state", "metrics", *(["KFP UI"] if on_cluster else [])):
         table.add_column(column, overflow="fold")
     for r in records:
         table.add_row(
@@ -69,6 +70,7 @@ def list_command(
             _value(r.wall_seconds),
             r.state if r.state != "failed" else f"[red]failed at {r.failed_task or '?'}[/]",
             escape(_key_metrics(r)),
+            *([r.ui_url or "-"] if on_cluster else []),
         )
     console.print(table)
 
@@ -88,6 +90,8 @@ def show(
         typer.echo(json.dumps(record.to_dict(), indent=2, default=str))
         return
     console.print(f"[bold]{record.name}[/] ({record.runner} runner): {record.state}, {_value(record.wall_seconds)} s")
+    if record.ui_url:
+        console.print(f"in the KFP UI: {record.ui_url}", soft_wrap=True)
     tasks = Table(title="tasks")
     for column in ("task", "state", "seconds"):
         tasks.add_column(column)
@@ -97,6 +101,16 @@ def show(
     if record.error:
         console.print(f"[red]error[/] in {record.failed_task or 'the run'}: {escape(record.error)}", soft_wrap=True)
         console.print(f"full output: {record.log_file}")
+    for failure in record.gate_failures:
+        console.print(f"[red]gate[/]: {escape(failure)}", soft_wrap=True)
+    if record.anomalies:
+        anomalies = Table(title=f"data anomalies ({len(record.anomalies)})")
+        headers = list(dict.fromkeys(key for row in record.anomalies for key in row))
+        for column in headers:
+            anomalies.add_column(column, overflow="fold")
+        for row in record.anomalies:
+            anomalies.add_row(*(escape(str(row.get(key, ""))) for key in headers))
+        console.print(anomalies)
     for title, values in (("parameters", record.parameters), ("metrics", record.metrics)):
         table = Table(title=title)
         table.add_column("name")

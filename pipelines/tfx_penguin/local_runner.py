@@ -42,7 +42,23 @@ def run(run_dir: Path, params: dict[str, Any], create: Callable[..., Any] = crea
         beam_pipeline_args=BEAM_ARGS,
         **params,
     )
+    # Saved before running, so that the run page can draw a run that fails half-way (labkit.dag reads it).
+    (run_dir / "graph.json").write_text(json.dumps(pipeline_graph(pipeline)))
     LocalDagRunner().run(pipeline)
+
+
+def pipeline_graph(pipeline: Any) -> dict[str, list[Any]]:
+    """The components and, for each input, which component's output feeds it: ``[producer, consumer, input]``."""
+    edges = []
+    for component in pipeline.components:
+        fed = set()
+        for name, channel in component.inputs.items():
+            producer = getattr(channel, "producer_component_id", None)
+            if producer:
+                edges.append([producer, component.id, name])
+                fed.add(producer)
+        edges += [[node.id, component.id, ""] for node in component.upstream_nodes if node.id not in fed]
+    return {"nodes": [component.id for component in pipeline.components], "edges": edges}
 
 
 def main() -> None:

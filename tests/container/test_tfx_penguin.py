@@ -86,6 +86,12 @@ def test_skewed_batch_anomalies_and_a_failed_gate_are_shown_by_the_cli(tmp_path:
     assert {(row["split"], row["feature"]) for row in result["anomalies"]} == {("eval", "island"), ("eval", "sex")}
     assert result["metrics"]["blessed"] is False
     assert not list((run_dir / "serving").glob("*")), "an unblessed model must not be pushed"
+    page = (run_dir / "run.html").read_text()
+    assert "Data anomalies (2)" in page and "Anvers" in page
+    assert "Evaluation gate: not blessed" in page and "0.9999" in page
+    graph = (run_dir / "dag.svg").read_text()  # the graph TFX ran, saved by the run, coloured by task state
+    for component in ("CsvExampleGen", "ExampleValidator", "Transform", "Evaluator", "Pusher"):
+        assert component in graph
 
 
 def test_baseline_from_an_earlier_run_goes_through_an_importer(blessed_run: dict, tmp_path: Path) -> None:

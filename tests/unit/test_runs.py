@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from html import escape
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from labkit.cli import app
+from labkit.dag import graph_from_tfx_run
+from labkit.run_page import write_pages
 from labkit.runs import UnknownRunError, compare_runs, find_runs, resolve_run
 
 
@@ -56,3 +61,43 @@ def test_listing_a_thousand_runs_takes_under_a_second(tmp_path: Path) -> None:
     start = time.perf_counter()
     runs = find_runs(tmp_path)
     assert len(runs) == 1000 and time.perf_counter() - start < 1.0
+
+
+def test_a_cluster_run_links_to_the_kfp_ui_from_the_list_the_page_and_the_index(tmp_path: Path) -> None:
+    url = "http://localhost:8080/#/runs/details/8c1f"
+    folder = _run(
+        tmp_path, "20261202-101500-ab12", succeeded=True, artifacts={"kfp_run_url": url, "kfp_run_id": "8c1f"}
+    )
+    page, index = write_pages(folder)
+    assert f'href="{url}"' in page.read_text() and f'href="{url}"' in index.read_text()
+    listed = CliRunner().invoke(app, ["runs", "list", "--runs-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert listed.exit_code == 0 and "KFP UI" in listed.output and url in listed.output
+    shown = CliRunner().invoke(app, ["runs", "show", folder.name, "--runs-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert f"in the KFP UI: {url}" in shown.output
+
+
+def test_anomalies_and_a_closed_gate_are_on_the_page_and_in_show(tmp_path: Path) -> None:
+    anomalies = [{"split": "eval", "feature": "island", "description": "Unexpected string values: Anvers"}]
+    failure = "sparse_categorical_accuracy (overall) 0.97 < 0.9999"
+    folder = _run(tmp_path, "20261202-1-x", succeeded=True, anomalies=anomalies, gate_failures=[failure])
+    page, _ = write_pages(folder)
+    text = page.read_text()
+    assert "Data anomalies (1)" in text and "Anvers" in text and "Evaluation gate: not blessed" in text
+    assert escape(failure) in text
+    shown = CliRunner().invoke(app, ["runs", "show", folder.name, "--runs-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    assert "data anomalies (1)" in shown.output and "Anvers" in shown.output and failure in shown.output
+
+
+def test_a_tfx_run_is_drawn_from_the_graph_it_saved(tmp_path: Path) -> None:
+    saved = {
+        "nodes": ["CsvExampleGen", "StatisticsGen", "SchemaGen"],
+        "edges": [["CsvExampleGen", "StatisticsGen", "examples"], ["StatisticsGen", "SchemaGen", "statistics"]],
+    }
+    (tmp_path / "graph.json").write_text(json.dumps(saved))
+    graph = graph_from_tfx_run(tmp_path)
+    assert graph is not None and list(graph.nodes) == saved["nodes"]
+    assert graph.edges == {
+        ("CsvExampleGen", "StatisticsGen"): {"examples"},
+        ("StatisticsGen", "SchemaGen"): {"statistics"},
+    }
+    assert graph_from_tfx_run(tmp_path / "no-such-run") is None

@@ -21,7 +21,7 @@ from benchmarks.common import RESULTS_DIR
 from labkit.paths import REPO_ROOT
 
 BENCHMARKS = REPO_ROOT / "benchmarks"
-NOT_BENCHMARKS = {"__init__", "common"}
+NOT_BENCHMARKS = {"__init__", "common", "tfx_local_inside"}  # tfx_local_inside: the half of tfx_local run in the image
 CONTAINER = pytest.mark.container
 
 # name -> (tiny arguments, the results keys that must be there); arguments may name {mirror} or {venv}.

@@ -63,6 +63,7 @@ def main() -> None:
         submission.mkdir()
         (submission / "pipeline.py").write_text(get_lab(LAB).solution.read_text())
         rows = grader_rows(tmp / "rows")
+        row_counts = {split: len(pd.read_csv(rows / split / "penguins.csv")) for split in ("train", "eval")}
         for index in range(args.runs):
             out = tmp / f"grades-{index}"
             grade_command = [*labkit, "grade", str(submission), "--lab", str(LAB), "--sandbox", "docker"]
@@ -86,11 +87,11 @@ def main() -> None:
     grade_median = statistics.median(r["grade_seconds"] for r in rounds)
     run_median = statistics.median(r["run_seconds"] for r in rounds)
     print(f"grade a session-6 submission: median {grade_median:.1f} s; plain pipeline run: median {run_median:.1f} s")
-    print(f"ratio grade/run: {grade_median / run_median:.2f}x")
+    print(f"ratio grade/run: {grade_median / run_median:.2f}x (both on the grader's rows: {row_counts})")
     recording.write(
         args.json,
         {
-            "rows": {split: len(pd.read_csv(rows / split / "penguins.csv")) for split in ("train", "eval")},
+            "rows": row_counts,
             "rounds": rounds,
             "median_grade_seconds": grade_median,
             "median_run_seconds": run_median,

@@ -24,7 +24,8 @@ RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 
 
 def benchmark_parser(doc: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    prog = f"python -m benchmarks.{Path(sys.argv[0]).stem}"
+    parser = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--json",
         type=Path,

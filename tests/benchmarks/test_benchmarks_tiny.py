@@ -100,7 +100,8 @@ def _need_evidently() -> None:
 
 # ---------------------------------------------------------------- BENCHMARKS.md quotes recorded results only
 
-COMMAND = re.compile(r"^(?:\.venv/bin/)?python -m (benchmarks\.\w+.*?)\s*$", re.MULTILINE)
+# A measurement's command line: it writes a results file (other lines, such as making evidently's venv, do not).
+COMMAND = re.compile(r"^(?:\.venv/bin/)?python -m (benchmarks\.\w+ .*--json .*?)\s*$", re.MULTILINE)
 
 
 def recorded() -> dict[str, dict]:

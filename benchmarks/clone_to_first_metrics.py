@@ -6,7 +6,7 @@ Each Python gets its own fresh clone of this checkout's HEAD and its own venv, o
 Python: the install (``make install``'s first half, the kit without dev extras), the run (``labkit pipeline run
 training``) and the total. pip's download cache is whatever this machine has: a newcomer with an empty cache also
 downloads TensorFlow (~250 MB) and the rest once. Also printed: the size of each new venv (``du`` of the folder).
-``--venv PATH`` skips the install and runs ``make demo`` with that venv: a quick check of this script only.
+``--venv PATH`` skips the install and runs the clone's pipeline with that venv's Python: a quick check of this script.
 """
 
 from __future__ import annotations
@@ -43,10 +43,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="labkit-newcomer-") as scratch:
             checkout = Path(scratch) / "kit"
             clone = timed(["git", "clone", "--quiet", str(REPO_ROOT), str(checkout)], Path(scratch))
-            venv = args.venv.resolve() if args.venv else checkout / ".venv"
-            make = ["make", f"PYTHON={python}", f"VENV={venv}"]
-            install = 0.0 if args.venv else timed([*make, f"{venv}/bin/.installed"], checkout)
-            run = timed([*make, "demo"], checkout)
+            if args.venv:
+                # Not through make: its install rule would re-point that venv's editable install at this clone.
+                venv, install = args.venv.resolve(), 0.0
+                run = timed([f"{venv}/bin/python", "-m", "labkit", "pipeline", "run", "training"], checkout)
+            else:
+                venv = checkout / ".venv"
+                install = timed(["make", f"PYTHON={python}", ".venv/bin/.installed"], checkout)
+                run = timed(["make", f"PYTHON={python}", "demo"], checkout)
             version = subprocess.run(
                 [f"{venv}/bin/python", "-c", "import platform; print(platform.python_version())"],
                 capture_output=True,

@@ -79,7 +79,16 @@ def values(request: pytest.FixtureRequest) -> dict[str, str]:
 def test_benchmark_runs_at_a_tiny_size(name: str, tmp_path: Path, values: dict[str, str]) -> None:
     if name == "drift_vs_evidently":
         _need_evidently()
+    installed_from = _editable_source()
     _run_tiny(name, *TINY[name], tmp_path, values)
+    # clone_to_first_metrics borrows this venv: it must not leave the kit installed from its clone
+    assert _editable_source() == installed_from
+
+
+def _editable_source() -> str:
+    from importlib.metadata import distribution
+
+    return distribution("labkit").read_text("direct_url.json") or ""
 
 
 @CONTAINER

@@ -122,6 +122,14 @@ PIPELINES: dict[str, PipelineEntry] = {
             session=7,
             description="dsl.ParallelFor hyperparameter sweep of the Keras MLP; keeps the best model",
         ),
+        PipelineEntry(
+            name="genai",
+            module="pipelines.genai.pipeline",
+            function="genai_pipeline",
+            session=8,
+            description="kit guides -> clean/split -> char GRU language model -> perplexity vs n-gram, guardrails "
+            "-> register a better model with its generation settings (offline)",
+        ),
     )
 }
 

@@ -18,6 +18,7 @@ from labkit.cli import (
     pipeline,
     runs,
     schedule,
+    serve,
 )
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(data.app, name="data")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(schedule.app, name="schedule")
+app.add_typer(serve.app, name="serve")
 app.command("doctor")(doctor.doctor)
 app.add_typer(handout.app, name="handout")
 app.command("grade")(grade.grade)

@@ -68,7 +68,7 @@ def test_a_folder_of_splits_is_copied_as_it_is(tmp_path: Path) -> None:
         assert copied.read_bytes() == given.read_bytes()
     (tmp_path / "no-eval" / "train").mkdir(parents=True)
     (tmp_path / "no-eval" / "train" / "a.csv").write_text("x\n1\n")
-    with pytest.raises(ValueError, match="train/\\*.csv and eval/\\*.csv"):
+    with pytest.raises(ValueError, match=r"train/\*\.csv and eval/\*\.csv"):
         prepare_data(tmp_path / "run2", str(tmp_path / "no-eval"))
 
 

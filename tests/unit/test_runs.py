@@ -63,6 +63,15 @@ def test_listing_a_thousand_runs_takes_under_a_second(tmp_path: Path) -> None:
     assert len(runs) == 1000 and time.perf_counter() - start < 1.0
 
 
+@pytest.fixture
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables as wide as their content: the console's width is fixed when it is made, not by COLUMNS later."""
+    from labkit.cli.common import console
+
+    monkeypatch.setattr(console, "width", 250)
+
+
+@pytest.mark.usefixtures("wide_console")
 def test_a_cluster_run_links_to_the_kfp_ui_from_the_list_the_page_and_the_index(tmp_path: Path) -> None:
     url = "http://localhost:8080/#/runs/details/8c1f"
     folder = _run(
@@ -70,12 +79,13 @@ def test_a_cluster_run_links_to_the_kfp_ui_from_the_list_the_page_and_the_index(
     )
     page, index = write_pages(folder)
     assert f'href="{url}"' in page.read_text() and f'href="{url}"' in index.read_text()
-    listed = CliRunner().invoke(app, ["runs", "list", "--runs-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    listed = CliRunner().invoke(app, ["runs", "list", "--runs-dir", str(tmp_path)])
     assert listed.exit_code == 0 and "KFP UI" in listed.output and url in listed.output
-    shown = CliRunner().invoke(app, ["runs", "show", folder.name, "--runs-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    shown = CliRunner().invoke(app, ["runs", "show", folder.name, "--runs-dir", str(tmp_path)])
     assert f"in the KFP UI: {url}" in shown.output
 
 
+@pytest.mark.usefixtures("wide_console")
 def test_anomalies_and_a_closed_gate_are_on_the_page_and_in_show(tmp_path: Path) -> None:
     anomalies = [{"split": "eval", "feature": "island", "description": "Unexpected string values: Anvers"}]
     failure = "sparse_categorical_accuracy (overall) 0.97 < 0.9999"
@@ -84,7 +94,7 @@ def test_anomalies_and_a_closed_gate_are_on_the_page_and_in_show(tmp_path: Path)
     text = page.read_text()
     assert "Data anomalies (1)" in text and "Anvers" in text and "Evaluation gate: not blessed" in text
     assert escape(failure) in text
-    shown = CliRunner().invoke(app, ["runs", "show", folder.name, "--runs-dir", str(tmp_path)], env={"COLUMNS": "250"})
+    shown = CliRunner().invoke(app, ["runs", "show", folder.name, "--runs-dir", str(tmp_path)])
     assert "data anomalies (1)" in shown.output and "Anvers" in shown.output and failure in shown.output
 
 

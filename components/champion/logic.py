@@ -18,9 +18,11 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -150,23 +152,23 @@ def export_saved_model(model_dir: Path, target: Path) -> Path:
     return export_path
 
 
-def register(
+def add_version(
     registry: Path,
     model_dir: Path,
-    metrics: dict,
+    metrics: dict[str, Any],
     promote: bool,
     name: str = DEFAULT_MODEL_NAME,
-    export: bool = True,
+    prepare: Callable[[Path], None] = lambda staging: None,
 ) -> str:
-    """Copy ``model_dir`` into the next version folder (with a SavedModel export); promote it if asked."""
+    """Copy ``model_dir`` into the registry's next version folder, which ``prepare`` may add files to before it
+    appears; log the event, and make the version champion if ``promote``. Returns the version (``v0001``...)."""
     root = model_root(registry, name)
     root.mkdir(parents=True, exist_ok=True)
     existing = list_versions(registry, name)
     version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{version}."))
     shutil.copytree(model_dir, staging, dirs_exist_ok=True)
-    if export:
-        export_saved_model(staging, staging / SAVED_MODEL_DIR)
+    prepare(staging)
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     os.replace(staging, root / version)  # a version appears complete or not at all
     if promote:
@@ -180,6 +182,23 @@ def register(
     with (root / EVENTS_FILE).open("a") as stream:
         stream.write(json.dumps(event, default=str) + "\n")
     return version
+
+
+def register(
+    registry: Path,
+    model_dir: Path,
+    metrics: dict,
+    promote: bool,
+    name: str = DEFAULT_MODEL_NAME,
+    export: bool = True,
+) -> str:
+    """Copy ``model_dir`` into the next version folder (with a SavedModel export); promote it if asked."""
+
+    def with_export(staging: Path) -> None:
+        if export:
+            export_saved_model(staging, staging / SAVED_MODEL_DIR)
+
+    return add_version(registry, model_dir, metrics, promote, name, with_export)
 
 
 def predict_saved_model(saved_model_dir: Path, features: np.ndarray) -> np.ndarray:

@@ -14,15 +14,11 @@ same corpus, seed and settings train the same weights) keeps the champion and re
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from components.champion.logic import CHAMPION_FILE, EVENTS_FILE, champion_version, list_versions, model_root
+from components.champion.logic import add_version, champion_version, list_versions, model_root
 from components.lm_train.charlm import load_charlm
 
 GENERATION_FILE = "generation.json"
@@ -90,13 +86,6 @@ def compare_with_champion(
     return ChampionComparison(challenger, champion, version, False, reason)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
-
-
 def register(
     registry: Path,
     model_dir: Path,
@@ -106,20 +95,11 @@ def register(
 ) -> str:
     """Copy the model into the next version folder with its generation settings and metrics; make it champion."""
     load_charlm(model_dir)  # refuse a folder the server could not load
-    root = model_root(registry, name)
-    root.mkdir(parents=True, exist_ok=True)
-    existing = list_versions(registry, name)
-    version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{version}."))
-    shutil.copytree(model_dir, staging, dirs_exist_ok=True)
-    (staging / GENERATION_FILE).write_text(json.dumps(settings.as_dict(), indent=2, ensure_ascii=False))
-    (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2, default=str))
-    os.replace(staging, root / version)  # a version appears complete or not at all
-    _write_atomically(root / CHAMPION_FILE, version + "\n")
-    event = {"version": version, "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "metrics": metrics}
-    with (root / EVENTS_FILE).open("a") as stream:
-        stream.write(json.dumps(event, default=str) + "\n")
-    return version
+
+    def with_settings(staging: Path) -> None:
+        (staging / GENERATION_FILE).write_text(json.dumps(settings.as_dict(), indent=2, ensure_ascii=False))
+
+    return add_version(registry, model_dir, metrics, promote=True, name=name, prepare=with_settings)
 
 
 def version_dir(registry: Path, name: str = DEFAULT_MODEL_NAME, version: str | None = None) -> Path:

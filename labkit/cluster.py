@@ -40,7 +40,7 @@ UI_URL = f"http://127.0.0.1:{UI_PORT}"
 API_URL = f"http://127.0.0.1:{API_PORT}"
 
 # Installing KFP pulls ~2 GB of images; kind's node, KFP (requests ~1.4 GiB after the kit's trim, from
-# `python benchmarks/manifest_resources.py`) and one TensorFlow task need about this much memory free.
+# `python -m benchmarks.manifest_resources`) and one TensorFlow task need about this much memory free.
 MIN_AVAILABLE_MEMORY_GIB = 4.0
 # kind's known-issues page: below these, pods fail with "too many open files".
 MIN_INOTIFY_WATCHES = 524288

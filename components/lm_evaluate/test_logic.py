@@ -15,24 +15,8 @@ from components.lm_evaluate.logic import (
     perplexity,
     report_html,
 )
-from components.lm_train.charlm import CharLM, build_vocab
+from components.lm_train.charlm import untrained_charlm
 from components.text_corpus.logic import build_corpus
-
-
-def untrained_charlm(text: str, units: int = 8, seq_len: int = 16, seed: int = 0) -> CharLM:
-    """A CharLM with random weights: the kit's model class before training, for logic that needs any model."""
-    vocab = build_vocab(text)
-    rng = np.random.default_rng(seed)
-    shapes = {
-        "embedding": (len(vocab), 4),
-        "kernel": (4, 3 * units),
-        "recurrent_kernel": (units, 3 * units),
-        "bias": (2, 3 * units),
-        "dense_kernel": (units, len(vocab)),
-        "dense_bias": (len(vocab),),
-    }
-    weights = {name: rng.normal(0, 0.3, shape) for name, shape in shapes.items()}
-    return CharLM(tuple(vocab), weights, {"seq_len": seq_len, "lowercase": True})
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from components.lm_register.logic import (
     register,
     version_dir,
 )
-from components.lm_train.charlm import CharLM, build_vocab, load_charlm
+from components.lm_train.charlm import load_charlm, untrained_charlm
 
 TEXT = "el pipeline entrena el modelo y el corrector corre la corrida.\n" * 20
 
@@ -26,22 +26,12 @@ def saved_charlm(folder: Path, seed: int, unigram: bool = False) -> Path:
     ``unigram``: no recurrent signal, the output bias set to the text's character frequencies, which predicts
     the text better than random weights do.
     """
-    vocab, units = build_vocab(TEXT), 8
-    rng = np.random.default_rng(seed)
-    shapes = {
-        "embedding": (len(vocab), 4),
-        "kernel": (4, 3 * units),
-        "recurrent_kernel": (units, 3 * units),
-        "bias": (2, 3 * units),
-        "dense_kernel": (units, len(vocab)),
-        "dense_bias": (len(vocab),),
-    }
-    weights = {name: rng.normal(0, 0.3, shape) for name, shape in shapes.items()}
+    model = untrained_charlm(TEXT, units=8, seed=seed)
     if unigram:
-        counts = np.array([TEXT.count(c) if c else 0 for c in vocab], dtype=float) + 0.1
-        weights["dense_kernel"] = np.zeros(shapes["dense_kernel"])
-        weights["dense_bias"] = np.log(counts / counts.sum())
-    CharLM(tuple(vocab), weights, {"seq_len": 16, "lowercase": True}).save(folder)
+        counts = np.array([TEXT.count(c) if c else 0 for c in model.vocab], dtype=float) + 0.1
+        model.weights["dense_kernel"] = np.zeros_like(model.weights["dense_kernel"])
+        model.weights["dense_bias"] = np.log(counts / counts.sum())
+    model.save(folder)
     return folder
 
 

@@ -181,3 +181,20 @@ def load_charlm(folder: Path) -> CharLM:
             f"{folder}: the weights are for {weights['embedding'].shape[0]} characters, vocab has {len(vocab)}"
         )
     return CharLM(vocab, weights, config)
+
+
+def untrained_charlm(text: str, units: int = 8, seq_len: int = 16, seed: int = 0) -> CharLM:
+    """A CharLM with random weights over ``text``'s characters: the model before training, for code (and tests)
+    that need any model of the right shapes."""
+    vocab = build_vocab(text)
+    rng = np.random.default_rng(seed)
+    shapes = {
+        "embedding": (len(vocab), 4),
+        "kernel": (4, 3 * units),
+        "recurrent_kernel": (units, 3 * units),
+        "bias": (2, 3 * units),
+        "dense_kernel": (units, len(vocab)),
+        "dense_bias": (len(vocab),),
+    }
+    weights = {name: rng.normal(0, 0.3, shape) for name, shape in shapes.items()}
+    return CharLM(tuple(vocab), weights, {"seq_len": seq_len, "lowercase": True})

@@ -37,7 +37,7 @@ def serve_genai(
     Example: labkit serve genai --registry build/genai-registry --port 0
     Then: curl -s BASE_URL/chat/completions -d '{"messages": [{"role": "user", "content": "el pipel"}]}'
     """
-    from labkit.genai_serving import base_url, load_served_model, make_server
+    from components.lm_serve.logic import base_url, load_served_model, make_server
 
     try:
         served = load_served_model(registry, model_name, version)
@@ -80,7 +80,7 @@ def check_endpoint(
     """
     import json
 
-    from labkit.genai_serving import ChatError, evaluate_endpoint
+    from components.lm_serve.logic import ChatError, evaluate_endpoint
 
     try:
         result = evaluate_endpoint(base_url, os.environ.get(api_key_env) or None, model, max_tokens=max_tokens)

@@ -3,7 +3,10 @@ register a better model with its generation settings; beside it, retrieval for R
 
 Runs offline: the corpus is the kit's own Spanish guides and the model is trained from scratch. The registry
 is a folder path (relative to where labkit runs; the docker runner mounts it if it exists); serve its champion
-with ``labkit serve genai --registry build/genai-registry``.
+with ``labkit serve genai --registry build/genai-registry``. A registered model is served on 127.0.0.1 by the
+last step and answers the task checks over the OpenAI chat-completions API; ``endpoint_url`` points the same
+step at any real endpoint, with the key in the variable ``endpoint_api_key_env`` names (never a parameter value:
+the executor logs those).
 """
 
 from typing import NamedTuple
@@ -13,6 +16,7 @@ from kfp.dsl import Metrics
 
 from components.lm_evaluate.component import lm_evaluate
 from components.lm_register.component import lm_compare, lm_register
+from components.lm_serve.component import lm_serve_check
 from components.lm_train.component import lm_train
 from components.rag_retrieval.component import rag_retrieval
 from components.text_corpus.component import text_corpus
@@ -41,6 +45,9 @@ def genai_pipeline(
     registry: str = "build/genai-registry",
     model_name: str = "charlm",
     corpus: str = "kit-guides",
+    endpoint_url: str = "",
+    endpoint_api_key_env: str = "LABKIT_GENAI_API_KEY",
+    endpoint_model: str = "",
 ) -> GenaiOutputs:
     retrieval_task = rag_retrieval(source=corpus)
     corpus_task = text_corpus(source=corpus, seed=seed)
@@ -69,7 +76,7 @@ def genai_pipeline(
             model_name=model_name,
         )
         with dsl.If(compare_task.outputs["Output"] == True, name="beats-champion"):  # noqa: E712
-            lm_register(
+            register_task = lm_register(
                 model=train_task.outputs["model"],
                 evaluation=evaluate_task.outputs["metrics"],
                 registry=registry,
@@ -77,5 +84,13 @@ def genai_pipeline(
                 temperature=temperature,
                 max_tokens=max_tokens,
                 seed=seed,
+            )
+            # The served model answers the task checks as chat completions; endpoint_url sends them elsewhere.
+            lm_serve_check(
+                registered=register_task.outputs["registered"],
+                model_name=model_name,
+                endpoint_url=endpoint_url,
+                endpoint_api_key_env=endpoint_api_key_env,
+                endpoint_model=endpoint_model,
             )
     return GenaiOutputs(language_model=evaluate_task.outputs["metrics"], retrieval=retrieval_task.outputs["metrics"])

@@ -22,8 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from components.champion.logic import champion_version, list_versions
-from labkit.cli import app
-from labkit.genai_serving import (
+from components.lm_serve.logic import (
     ChatError,
     base_url,
     chat,
@@ -33,6 +32,7 @@ from labkit.genai_serving import (
     make_server,
     serve_in_thread,
 )
+from labkit.cli import app
 from labkit.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def test_a_run_trains_beats_the_ngram_baseline_and_registers_v0001(first_run: di
     assert metrics["guardrail_hits"] == 0 and metrics["passed"] is True
     assert metrics["task_checks_total"] == 10
     assert metrics["recall_at_k"] > metrics["random_recall_at_k"] and metrics["mrr"] > metrics["random_mrr"]
-    tasks = {"rag-retrieval", "text-corpus", "lm-train", "lm-evaluate", "lm-compare", "lm-register"}
+    tasks = {"rag-retrieval", "text-corpus", "lm-train", "lm-evaluate", "lm-compare", "lm-register", "lm-serve-check"}
     assert tasks == set(first_run["tasks"])
     assert list_versions(registry, "charlm") == ["v0001"] and champion_version(registry, "charlm") == "v0001"
     version = registry / "charlm" / "v0001"
@@ -73,6 +73,15 @@ def test_a_run_trains_beats_the_ngram_baseline_and_registers_v0001(first_run: di
     assert json.loads((version / "metrics.json").read_text())["perplexity"] == metrics["perplexity"]
     report = Path(first_run["artifacts"]["lm-evaluate/report"]).read_text()
     assert "Perplejidad en test" in report and "Task checks" in report
+
+
+def test_the_registered_model_is_served_and_answers_the_serve_check_over_http(first_run: dict) -> None:
+    served = json.loads(Path(first_run["artifacts"]["lm-serve-check/served"]).read_text())
+    assert served["endpoint"] == "the registered model on 127.0.0.1"
+    assert served["task_checks_total"] == 10 and served["guardrail_hits"] == 0
+    assert served["completion_tokens"] > 0 and served["tokens_per_second"] > 0
+    # The same checks in process and over HTTP: the served model answers as the evaluated one does.
+    assert served["task_checks_passed"] == first_run["metrics"]["task_checks_passed"]
 
 
 def test_an_identical_run_ties_with_the_champion_and_registers_nothing(
@@ -179,3 +188,21 @@ def test_a_busy_port_is_named(first_run: dict, registry: Path) -> None:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and time.perf_counter() - start < 60
     assert f"port {port} on 127.0.0.1 is busy" in done.stderr and "--port 0" in done.stderr
+
+
+def test_endpoint_parameters_send_the_serve_check_elsewhere_and_the_key_stays_out_of_the_run(
+    served_cli: tuple[str, subprocess.Popen], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = served_cli
+    monkeypatch.setenv("STUDENT_KEY", KEY)
+    endpoint = ("-p", f"endpoint_url={url}", "-p", "endpoint_api_key_env=STUDENT_KEY", "-p", "endpoint_model=charlm")
+    run = run_genai(tmp_path / "runs", tmp_path / "registry", *endpoint)
+    served = json.loads(Path(run["artifacts"]["lm-serve-check/served"]).read_text())
+    assert served["endpoint"] == url and served["task_checks_total"] == 10 and served["completion_tokens"] > 0
+    for written in (tmp_path / "runs").rglob("*"):
+        if written.is_file():
+            assert KEY.encode() not in written.read_bytes(), written
+    monkeypatch.setenv("STUDENT_KEY", "wrong-key")
+    args = ["pipeline", "run", "genai", "--runs-dir", str(tmp_path / "again"), "-p", f"registry={tmp_path}/r2"]
+    refused = CliRunner().invoke(app, [*args, *SMALL, *endpoint])
+    assert refused.exit_code != 0 and "lm-serve-check" in refused.output and "401" in refused.output

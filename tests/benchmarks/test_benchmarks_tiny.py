@@ -34,6 +34,14 @@ TINY: dict[str, tuple[list[str], set[str]]] = {
     "clone_to_first_metrics": (["--venv", "{venv}"], {"pythons"}),
     "drift_vs_evidently": (["--rows", "200", "--repeats", "1"], set()),
     "grading_batch": (["--per-kind", "1", "--jobs", "2"], {"seconds_per_submission", "misgraded"}),
+    "genai_lm": (
+        ["--epochs", "1", "--units", "8", "--seq-len", "16", "--train-chars", "3000"],
+        {"ngram", "sweep", "ratios"},
+    ),
+    "genai_serving": (
+        ["--untrained", "--requests", "4", "--max-tokens", "16", "--repeats", "1"],
+        {"sides", "ratios", "same_text_on_every_side"},
+    ),
 }
 TINY_IN_CONTAINERS: dict[str, tuple[list[str], set[str]]] = {
     "docker_vs_subprocess": (["--repeats", "1", "--epochs", "1"], {"ratio_docker_to_subprocess"}),

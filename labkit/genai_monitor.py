@@ -1,6 +1,6 @@
 """Monitoring a generative model in production: replay a prompt stream to a chat endpoint, batch by batch.
 
-Each batch is sent as real chat-completion requests (OpenAI's API shape, through ``labkit.genai_serving.chat``)
+Each batch is sent as real chat-completion requests (OpenAI's API shape, through ``components.lm_serve.logic.chat``)
 to the kit's served model or to any compatible endpoint, and the monitor records what a production dashboard
 would show: how far the prompts drifted from the first batch (Jensen-Shannon distance of character n-grams,
 out-of-vocabulary rates, how well the guides answer them), latency, tokens, throughput, and guardrail hits in
@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from components.lm_evaluate.logic import GUARDRAILS, TASK_CHECKS, guardrail_hits
-from labkit.genai_serving import ChatError, ServedModel, base_url, chat, make_server, serve_in_thread
+from components.lm_serve.logic import ChatError, ServedModel, base_url, chat, make_server, serve_in_thread
 
 # Character trigrams: between two stable 16-prompt batches of the kit's stream the distance stays below about
 # 0.56 (sampling noise), a batch that drifted in topic, length or language is above 0.62. Fewer prompts per

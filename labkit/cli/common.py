@@ -41,3 +41,11 @@ def print_rows(rows: list[dict[str, Any]], output: OutputFormat, title: str | No
     for row in rows:
         table.add_row(*(str(value) for value in row.values()))
     console.print(table)
+
+
+# An OpenAI-compatible endpoint's key is read from a variable: on a command line it would stay in shell history.
+API_KEY_ENV_OPTION = typer.Option(
+    "LABKIT_GENAI_API_KEY",
+    "--api-key-env",
+    help="Name of the environment variable holding the API key (the key itself never goes on a command line).",
+)

@@ -3,6 +3,7 @@ language model: prompt drift, latency, tokens and guardrail hits)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from labkit.cli.common import OUTPUT_OPTION, OutputFormat, console, err_console, fail
+from labkit.cli.common import API_KEY_ENV_OPTION, OUTPUT_OPTION, OutputFormat, console, err_console, fail
 from labkit.registry import ParameterError, PipelineLoadError, UnknownPipelineError, parse_params, resolve_pipeline
 
 if TYPE_CHECKING:
@@ -122,15 +123,7 @@ def genai(
         "registry's champion here.",
     ),
     model: str = typer.Option(None, "--model", help="Model name to ask --base-url for (a real provider needs one)."),
-    api_key: str = typer.Option(
-        None,
-        "--api-key",
-        envvar="LABKIT_GENAI_API_KEY",
-        show_envvar=True,
-        show_default=False,
-        help="Bearer key for the endpoint; prefer the environment variable (a key on the command line stays in "
-        "your shell history). Never written to OUT.",
-    ),
+    api_key_env: str = API_KEY_ENV_OPTION,
     batches: int = typer.Option(8, "--batches", "-n", min=2, help="Batches in the stream; the first half is stable."),
     prompts_per_batch: int = typer.Option(
         16, "--prompts-per-batch", min=1, help="Requests per batch (fewer: noisier drift scores)."
@@ -159,10 +152,10 @@ def genai(
     """
     import json
 
+    from components.lm_serve.logic import load_served_model
     from labkit.genai_monitor import GenaiMonitorError, monitor_served, public_url, replay
-    from labkit.genai_serving import load_served_model
 
-    api_key = api_key or None
+    api_key = os.environ.get(api_key_env) or None
     options = {
         "n_batches": batches,
         "prompts_per_batch": prompts_per_batch,
@@ -201,7 +194,7 @@ def genai(
             else:
                 timeline = replay(base_url, api_key, out, model=model, **options, **hooks)
         except GenaiMonitorError as exc:
-            fail(str(exc), _fix_for(exc.status, public_url(base_url) if base_url else None))
+            fail(str(exc), _fix_for(exc.status, public_url(base_url) if base_url else None, api_key_env))
     if output is OutputFormat.json:
         typer.echo(json.dumps(timeline.as_dict(), ensure_ascii=False, indent=2))
         return
@@ -209,9 +202,9 @@ def genai(
     console.print(f"[green]timeline[/]: {out / 'timeline.png'} and {out / 'timeline.html'}")
 
 
-def _fix_for(status: int | None, base_url: str | None) -> str:
+def _fix_for(status: int | None, base_url: str | None, api_key_env: str) -> str:
     if status in (401, 403):
-        return "set LABKIT_GENAI_API_KEY to the endpoint's key (the one its server was started with)"
+        return f"set {api_key_env} to the endpoint's key (the one its server was started with)"
     if status == 404:
         return "check that --base-url ends in /v1 and that --model names a model the endpoint has"
     if base_url is None:

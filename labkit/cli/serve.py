@@ -10,15 +10,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from labkit.cli.common import OUTPUT_OPTION, OutputFormat, console, fail
+from labkit.cli.common import API_KEY_ENV_OPTION, OUTPUT_OPTION, OutputFormat, console, fail
 
 app = typer.Typer(help="Serve a registered language model over an OpenAI-compatible API.", no_args_is_help=True)
-
-API_KEY_ENV_OPTION = typer.Option(
-    "LABKIT_GENAI_API_KEY",
-    "--api-key-env",
-    help="Name of the environment variable holding the API key (the key itself never goes on a command line).",
-)
 
 
 @app.command("genai")

@@ -18,6 +18,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from components.lm_register.logic import PROMPT_TEMPLATE, GenerationSettings, register
+from components.lm_serve.logic import base_url, load_served_model, make_server, serve_in_thread
 from components.lm_train.charlm import CharLM, build_vocab, untrained_charlm
 from components.text_corpus.logic import ALPHABET
 from labkit.cli import app
@@ -32,7 +33,6 @@ from labkit.genai_monitor import (
     public_url,
     replay,
 )
-from labkit.genai_serving import base_url, load_served_model, make_server, serve_in_thread
 
 KEY = "monitor-key-0123456789"
 SETTINGS = GenerationSettings(PROMPT_TEMPLATE, temperature=0.7, max_tokens=200, seed=7)

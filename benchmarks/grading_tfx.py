@@ -24,8 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.common import Recording, benchmark_parser
-from grading.engines import ENGINES
-from grading.grader import heldout_split
+from grading.engines import ENGINES, heldout_split
 from grading.rubric import load_rubric
 from labkit.labs import get_lab
 from labkit.paths import REPO_ROOT

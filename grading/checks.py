@@ -341,6 +341,15 @@ def metric_at_least(ctx: Context, params: dict[str, Any]) -> Outcome:
     return (1.0 if value >= minimum else 0.0), verdict
 
 
+@kind("metric_at_most")
+def metric_at_most(ctx: Context, params: dict[str, Any]) -> Outcome:
+    """For metrics where lower is better (a language model's perplexity, or its ratio to the baseline's)."""
+    value = _metric(ctx, params["metric"])
+    maximum = float(params["max"])
+    verdict = f"{params['metric']} en datos reservados = {value:.3f} (máximo {maximum})"
+    return (1.0 if value <= maximum else 0.0), verdict
+
+
 @kind("beats_baseline")
 def beats_baseline(ctx: Context, params: dict[str, Any]) -> Outcome:
     model, baseline = _metric(ctx, "accuracy"), _metric(ctx, "baseline_accuracy")

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ from grading.submission import inside, plain_file
 from labkit.paths import REPO_ROOT
 
 PREDICTIONS = "LABKIT-PREDICTIONS "  # the line a scorer prints: the marker, then a JSON list of class indexes
+PERPLEXITY = "LABKIT-PERPLEXITY "  # score_lm.py's line: the marker, then a float
 MAX_MODEL_BYTES = 50 * 1024 * 1024
 # What a report says when scoring fails: fixed lines, because the reader's own error text can carry data the
 # model file pointed it at. The detail goes to the grader's log.
@@ -43,9 +45,11 @@ SCORE_ERRORS = {
     "externo de HDF5, datasets virtuales, o miembros del zip que son enlaces o rutas fuera del archivo)",
     "schema": "el modelo no usa las columnas y clases del esquema del kit (las features de pingüinos y las tres "
     "especies): el corrector le da solo features, nunca la especie",
+    "vocabulary": "el vocabulario o la configuración del modelo de lenguaje no son los del corpus del kit "
+    "(vocab.json: '' y luego caracteres distintos del alfabeto del corpus; seq_len entre 2 y 1024)",
     "unsupported": "el modelo no es una red de capas Dense que el corrector sepa evaluar",
-    "missing": "la carpeta del modelo no tiene model.keras y preprocessing.json como los escribe el paso train",
-    "invalid": "el modelo no se pudo leer: model.keras o preprocessing.json no tienen el formato del paso train",
+    "missing": "la carpeta del modelo no tiene los archivos que escribe el paso de entrenamiento",
+    "invalid": "el modelo no se pudo leer: sus archivos no tienen el formato que escribe el paso de entrenamiento",
     "predict": "el modelo no pudo predecir los datos reservados (el detalle queda en el registro del corrector)",
 }
 log = logging.getLogger(__name__)
@@ -53,11 +57,16 @@ log = logging.getLogger(__name__)
 
 class Engine(Protocol):
     name: str
+    worker: str  # which sandboxes can run it: "kfp" (a @dsl.pipeline, kfp.local) or "tfx" (the TFX image)
     # True: the worker compiles in one sandbox and a second one runs the IR the grader read (kfp.local can run a
     # compiled pipeline). TFX's LocalDagRunner runs Python objects, so its worker compiles and runs in one go.
     runs_compiled_ir: bool
 
-    def worker_data(self, data: Path, visible: pd.DataFrame, seed: int) -> list[str]:
+    def heldout(self, fraction: float, seed: int) -> tuple[Any, Any]:
+        """(visible, held out): what the sandbox may read, and the grader's own data to score its model on."""
+        ...
+
+    def worker_data(self, data: Path, visible: Any, seed: int) -> list[str]:
         """Write what the worker reads besides the grader's arguments; the worker args that point at it."""
         ...
 
@@ -74,9 +83,26 @@ class Engine(Protocol):
         """The checked folder of ``task``'s model ``output`` in a run folder; LookupError names what is wrong."""
         ...
 
-    def predict(self, sandbox: Sandbox | None, model: Path, features: pd.DataFrame) -> np.ndarray:
-        """Class indexes (into the kit's CLASSES) the model predicts for the feature rows."""
+    def score(self, sandbox: Sandbox | None, model: Path, visible: Any, held_out: Any) -> dict[str, Any]:
+        """The metrics of the model in ``model`` on the held-out data, with the baseline's."""
         ...
+
+
+@lru_cache(maxsize=4)
+def heldout_split(fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(visible, held_out): the rows the sandbox gets, and the grader's own rows to score its model on.
+
+    The visible rows are a seeded stratified share ``1 - fraction`` of the clean public penguins table. The
+    held-out rows are NOT public rows (the sandbox can import the public table and memorise it): they are as
+    many penguins as the rest of the split, generated from the seed by ``grading.heldout``.
+    """
+    from components.evaluate.logic import evaluate_predictions  # noqa: F401  (fail early if the kit is broken)
+    from components.ingest.logic import load_penguins_clean
+    from components.split.logic import stratified_split
+    from grading.heldout import generate
+
+    visible, withheld = stratified_split(load_penguins_clean(), test_fraction=fraction, seed=seed)
+    return visible, generate(len(withheld), seed)
 
 
 def heldout_metrics(predictions: np.ndarray, given: pd.DataFrame, held_out: pd.DataFrame) -> dict[str, Any]:
@@ -98,14 +124,6 @@ def heldout_metrics(predictions: np.ndarray, given: pd.DataFrame, held_out: pd.D
     }
 
 
-def score(
-    engine: Engine, sandbox: Sandbox | None, model: Path, given: pd.DataFrame, held_out: pd.DataFrame
-) -> dict[str, Any]:
-    """The held-out metrics of the model in ``model``: it sees the features, the grader keeps the labels.
-    Without a Docker sandbox (None, or the subprocess one) a Keras model is read by a limited child process."""
-    return heldout_metrics(engine.predict(sandbox, model, held_out.drop(columns=[LABEL])), given, held_out)
-
-
 def _predictions(output: str, rows: int) -> np.ndarray | None:
     lines = [line for line in output.splitlines() if line.startswith(PREDICTIONS)]
     try:
@@ -121,16 +139,48 @@ def _error_code(output: str) -> str:
     return codes[-1] if codes and (codes[-1] in SCORE_ERRORS or codes[-1] == "memory") else "predict"
 
 
-def _in_container(
-    sandbox: DockerSandbox, script: Path, model: Path, features: pd.DataFrame, args: list[str], limits: Limits
+def _run_scorer(
+    sandbox: Sandbox | None,
+    script: Path,
+    model: Path,
+    inputs: dict[str, tuple[str, str]],
+    args: list[str],
+    limits: Limits,
 ) -> tuple[str, int | None, bool]:
+    """(output, exit code, timed out) of a scorer script given the model and ``inputs`` (option -> (file name,
+    text)): in a fresh container when ``sandbox`` is Docker, else in a child of the grader with memory and CPU
+    limits (which can still read the host's files)."""
     with tempfile.TemporaryDirectory(prefix="labkit-score-") as tmp:
-        features.to_csv(Path(tmp) / "features.csv", index=False)
-        (Path(tmp) / "features.csv").chmod(0o644)
-        Path(tmp).chmod(0o755)
-        command = ["--model", "/model", "--features", "/data/features.csv", *args]
-        run = sandbox.run_script(script, command, [(model, "/model"), (Path(tmp), "/data")], limits)
-    return run.output, run.exit_code, run.timed_out
+        for name, text in inputs.values():
+            (Path(tmp) / name).write_text(text, encoding="utf-8")
+            (Path(tmp) / name).chmod(0o644)
+        if isinstance(sandbox, DockerSandbox):
+            Path(tmp).chmod(0o755)
+            given = [item for option, (name, _) in inputs.items() for item in (f"--{option}", f"/data/{name}")]
+            run = sandbox.run_script(
+                script, ["--model", "/model", *given, *args], [(model, "/model"), (Path(tmp), "/data")], limits
+            )
+            return run.output, run.exit_code, run.timed_out
+        given = [item for option, (name, _) in inputs.items() for item in (f"--{option}", f"{tmp}/{name}")]
+        command = [sys.executable, "-I", str(script), "--model", str(model), *given, *args, "--kit", str(REPO_ROOT)]
+        return _limited_child(command, Path(tmp), limits)
+
+
+def _limited_child(command: list[str], cwd: Path, limits: Limits) -> tuple[str, int | None, bool]:
+    memory, seconds = limits.memory_mb * 2**20, int(limits.wall_seconds)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
+
+    env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "LANG": "C.UTF-8"}
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=2 * seconds, env=env, cwd=cwd, preexec_fn=limit
+        )
+    except subprocess.TimeoutExpired:
+        return "", None, True
+    return done.stdout + done.stderr, done.returncode, False
 
 
 def _failed(model: Path, output: str, code: int | None, timed_out: bool, limits: Limits) -> RuntimeError:
@@ -143,8 +193,25 @@ def _failed(model: Path, output: str, code: int | None, timed_out: bool, limits:
     return RuntimeError(SCORE_ERRORS[error])
 
 
-class KfpEngine:
+class ClassifierScoring:
+    """Scoring for the penguin labs: the model predicts classes of held-out rows from their features only; the
+    grader keeps the labels and computes the metrics (see ``heldout_metrics``)."""
+
+    def heldout(self, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return heldout_split(fraction, seed)
+
+    def predict(self, sandbox: Sandbox | None, model: Path, features: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+    def score(
+        self, sandbox: Sandbox | None, model: Path, visible: pd.DataFrame, held_out: pd.DataFrame
+    ) -> dict[str, Any]:
+        return heldout_metrics(self.predict(sandbox, model, held_out.drop(columns=[LABEL])), visible, held_out)
+
+
+class KfpEngine(ClassifierScoring):
     name = "kfp"
+    worker = "kfp"
     runs_compiled_ir = True
     scorer = Path(__file__).resolve().parent / "score_keras.py"
     limits = Limits(wall_seconds=30, memory_mb=1536, cpus=1.0, pids=16)  # reading a model takes ~300 MiB
@@ -174,42 +241,12 @@ class KfpEngine:
         return model
 
     def predict(self, sandbox: Sandbox | None, model: Path, features: pd.DataFrame) -> np.ndarray:
-        limits = self.limits
-        if isinstance(sandbox, DockerSandbox):
-            output, code, timed_out = _in_container(sandbox, self.scorer, model, features, [], limits)
-        else:
-            output, code, timed_out = self._in_child(model, features)
+        inputs = {"features": ("features.csv", features.to_csv(index=False))}
+        output, code, timed_out = _run_scorer(sandbox, self.scorer, model, inputs, [], self.limits)
         predictions = _predictions(output, len(features)) if code == 0 else None
         if predictions is None:
-            raise _failed(model, output, code, timed_out, limits)
+            raise _failed(model, output, code, timed_out, self.limits)
         return predictions
-
-    def _in_child(self, model: Path, features: pd.DataFrame) -> tuple[str, int | None, bool]:
-        """The fallback: a child of the grader with memory and CPU limits (it can still read the host's files)."""
-        memory, seconds = self.limits.memory_mb * 2**20, int(self.limits.wall_seconds)
-
-        def limit() -> None:
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
-
-        with tempfile.TemporaryDirectory(prefix="labkit-score-") as tmp:
-            features.to_csv(Path(tmp) / "features.csv", index=False)
-            command = [sys.executable, "-I", str(self.scorer), "--model", str(model)]
-            command += ["--features", f"{tmp}/features.csv", "--kit", str(REPO_ROOT)]
-            env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "LANG": "C.UTF-8"}
-            try:
-                done = subprocess.run(
-                    command,
-                    capture_output=True,
-                    text=True,
-                    timeout=2 * seconds,
-                    env=env,
-                    cwd=tmp,
-                    preexec_fn=limit,
-                )
-            except subprocess.TimeoutExpired:
-                return "", None, True
-        return done.stdout + done.stderr, done.returncode, False
 
 
 def check_model_folder(folder: Path, what: str) -> None:
@@ -234,8 +271,9 @@ def check_model_folder(folder: Path, what: str) -> None:
             raise LookupError(f"{what} descomprime a más de {MAX_MODEL_BYTES // 2**20} MiB")
 
 
-class TfxEngine:
+class TfxEngine(ClassifierScoring):
     name = "tfx"
+    worker = "tfx"
     runs_compiled_ir = False
     scorer = Path(__file__).resolve().parent / "tfx_score.py"
     limits = Limits(wall_seconds=120, memory_mb=2048, cpus=1.0, pids=128)
@@ -296,7 +334,8 @@ class TfxEngine:
         if not isinstance(sandbox, DockerSandbox):
             raise RuntimeError("scoring a TFX model needs the TFX image (docker sandbox)")
         numeric = [f"--numeric={name}" for name in NUMERIC_FEATURES]
-        output, code, timed_out = _in_container(sandbox, self.scorer, model, features, numeric, self.limits)
+        inputs = {"features": ("features.csv", features.to_csv(index=False))}
+        output, code, timed_out = _run_scorer(sandbox, self.scorer, model, inputs, numeric, self.limits)
         predictions = _predictions(output, len(features)) if code == 0 else None
         if predictions is None:
             # Never the error text: a SavedModel is a graph that can read files in its container and print them.
@@ -304,4 +343,88 @@ class TfxEngine:
         return predictions
 
 
-ENGINES: dict[str, Engine] = {"kfp": KfpEngine(), "tfx": TfxEngine()}
+class LanguageModelEngine(KfpEngine):
+    """Session 8: a ``@dsl.pipeline`` like ``kfp``, whose model is a character language model (the lm_train
+    step's folder: ``weights.npz``, ``vocab.json``, ``config.json``).
+
+    The sandbox gets the kit's guides as files (the components image has no labs/ folder); the held-out data is
+    text the grader writes from templates with the rubric's seed (``grading.heldout_text``). ``score_lm.py``
+    reads the model as data and prints its perplexity on that text; the grader fits the gate's n-gram baseline
+    on the guides itself. Both perplexities are over the corpus alphabet (``open_vocabulary_perplexity``), so a model
+    cannot look good by knowing fewer characters.
+    """
+
+    name = "kfp-lm"
+    scorer = Path(__file__).resolve().parent / "score_lm.py"
+    limits = Limits(wall_seconds=60, memory_mb=1024, cpus=1.0, pids=16)
+    heldout_characters = 6000
+    baseline_order = 3  # the n-gram the pipeline's gate uses (lm_evaluate's ngram_order default)
+    files = ("weights.npz", "vocab.json", "config.json")
+
+    def heldout(self, fraction: float, seed: int) -> tuple[dict[str, str], str]:
+        from components.text_corpus.logic import KIT_GUIDES, KIT_ROOT, guide_files
+        from grading.heldout_text import generate_text
+
+        guides = {str(path.relative_to(KIT_ROOT)): path.read_text(encoding="utf-8") for path in guide_files(KIT_GUIDES)}
+        return guides, generate_text(self.heldout_characters, seed)
+
+    def worker_data(self, data: Path, visible: dict[str, str], seed: int) -> list[str]:
+        for name, text in visible.items():
+            (data / "guides" / name).parent.mkdir(parents=True, exist_ok=True)
+            (data / "guides" / name).write_text(text, encoding="utf-8")
+        return []
+
+    def model_folder(self, folder: Path, task: Task, output: str) -> Path:
+        model = folder / task.name / output
+        if not model.is_dir() or not inside(model, folder):
+            raise LookupError(f"el paso {task.name} no dejó su modelo ({output})")
+        check_model_folder(model, f"el modelo de {task.name}")
+        if not all(plain_file(model / name, model) for name in self.files):
+            raise LookupError(f"el modelo de {task.name} no tiene {', '.join(self.files)} como los escribe lm_train")
+        return model
+
+    def score(self, sandbox: Sandbox | None, model: Path, visible: dict[str, str], held_out: str) -> dict[str, Any]:
+        output, code, timed_out = _run_scorer(
+            sandbox, self.scorer, model, {"text": ("heldout.txt", held_out)}, [], self.limits
+        )
+        values = [line.removeprefix(PERPLEXITY) for line in output.splitlines() if line.startswith(PERPLEXITY)]
+        try:
+            value = float(values[-1]) if code == 0 and values else float("nan")
+        except ValueError:
+            value = float("nan")
+        if not np.isfinite(value) or value < 1.0:
+            raise _failed(model, output, code, timed_out, self.limits)
+        baseline = _guides_baseline(tuple(sorted(visible.items())), held_out, self.baseline_order)
+        return {
+            "perplexity": round(value, 4),
+            "baseline_perplexity": round(baseline, 4),
+            "perplexity_ratio": round(value / baseline, 4),
+            "characters": len(held_out),
+        }
+
+
+@lru_cache(maxsize=4)
+def _guides_baseline(guides: tuple[tuple[str, str], ...], held_out: str, order: int) -> float:
+    """The held-out perplexity of a character n-gram of ``order`` fitted on the guides' training text (the
+    pipeline's own cleaning and split; discount chosen on validation), over the corpus alphabet like the
+    model's."""
+    from components.lm_evaluate.logic import fit_baseline, open_vocabulary_perplexity
+    from components.lm_train.charlm import build_vocab
+    from components.text_corpus.logic import ALPHABET, build_corpus
+
+    with tempfile.TemporaryDirectory(prefix="labkit-guides-") as tmp:
+        for name, text in guides:
+            (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / name).write_text(text, encoding="utf-8")
+        corpus = build_corpus(tmp)
+    vocab = build_vocab(corpus.train)
+    index = {c: i for i, c in enumerate(vocab) if c}
+
+    def encode(text: str) -> np.ndarray:
+        return np.fromiter((index.get(c, 0) for c in text), dtype=np.int64, count=len(text))
+
+    best = fit_baseline(encode(corpus.train), encode(corpus.validation), len(vocab), orders=(order,))
+    return open_vocabulary_perplexity(best.model.sequence_log_probs(encode(held_out)), held_out, vocab, ALPHABET)
+
+
+ENGINES: dict[str, Engine] = {"kfp": KfpEngine(), "tfx": TfxEngine(), "kfp-lm": LanguageModelEngine()}

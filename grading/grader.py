@@ -18,7 +18,6 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import pandas as pd
 from grading import worker as worker_codes
 from grading.checks import KINDS, Context, RunOutcome
 from grading.datasets import DataFile, expand, write_data
-from grading.engines import ENGINES, Engine, check_model_folder, heldout_metrics, score
+from grading.engines import ENGINES, ClassifierScoring, Engine, check_model_folder, heldout_metrics
 from grading.identity import OWN
 from grading.ir import IRError, parse_ir
 from grading.rubric import Check, Rubric
@@ -97,23 +96,6 @@ class GradeResult:
     def from_dict(cls, data: dict[str, Any]) -> GradeResult:
         checks = [CheckResult(**{k: v for k, v in c.items() if k != "passed"}) for c in data["checks"]]
         return cls(**{**data, "checks": checks})
-
-
-@lru_cache(maxsize=4)
-def heldout_split(fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(visible, held_out): the rows the sandbox gets, and the grader's own rows to score its model on.
-
-    The visible rows are a seeded stratified share ``1 - fraction`` of the clean public penguins table. The
-    held-out rows are NOT public rows (the sandbox can import the public table and memorise it): they are as
-    many penguins as the rest of the split, generated from the seed by ``grading.heldout``.
-    """
-    from components.evaluate.logic import evaluate_predictions  # noqa: F401  (fail early if the kit is broken)
-    from components.ingest.logic import load_penguins_clean
-    from components.split.logic import stratified_split
-    from grading.heldout import generate
-
-    visible, withheld = stratified_split(load_penguins_clean(), test_fraction=fraction, seed=seed)
-    return visible, generate(len(withheld), seed)
 
 
 def _status(out: Path) -> dict[str, Any]:
@@ -341,7 +323,7 @@ def _score_champion(
     if not seeded or any(challenger["registered_by"] in ctx.runs[run].tasks for run in earlier):
         # No seed, or an earlier run already replaced it: there is no duel with the grader's champion to judge.
         return {
-            **score(engine, sandbox, model, visible, held_out),
+            **engine.score(sandbox, model, visible, held_out),
             "champion": version,
             "replaced_earlier": bool(seeded),
         }
@@ -360,7 +342,7 @@ def _score_champion(
     )
     margin = float(challenger.get("min_improvement", 0.0))
     return {
-        **score(engine, sandbox, model if version != seeded else challenger_model, visible, held_out),
+        **engine.score(sandbox, model if version != seeded else challenger_model, visible, held_out),
         "champion": version,
         "replaced": version != seeded,
         "should_replace": challenger_accuracy > baseline and challenger_accuracy > champion_accuracy + margin,
@@ -370,7 +352,12 @@ def _score_champion(
 
 
 def _duel(
-    engine: Engine, sandbox: Sandbox, challenger: Path, seed_model: Path, batch: pd.DataFrame, how: dict[str, Any]
+    engine: ClassifierScoring,
+    sandbox: Sandbox,
+    challenger: Path,
+    seed_model: Path,
+    batch: pd.DataFrame,
+    how: dict[str, Any],
 ) -> tuple[float, float, float]:
     """(challenger, champion, baseline) accuracy on the test rows the pipeline's split makes of ``batch``, as
     the kit's compare_models measures them. The seeded champion is the grader's own file: read in process."""
@@ -412,7 +399,7 @@ def _score_shipped(
         if folder is None:
             return "la corrida no dejó artefactos"
         task, output = ctx.ir.shipped(shipped["task"], shipped["input"], shipped["trained_by"])
-        ctx.evaluation = score(engine, sandbox, engine.model_folder(folder, task, output), visible, held_out)
+        ctx.evaluation = engine.score(sandbox, engine.model_folder(folder, task, output), visible, held_out)
     except Exception as exc:
         return f"no se pudo evaluar en datos reservados el modelo que publica el pipeline: {exc}"[:300]
     return "ok"
@@ -442,9 +429,9 @@ def grade(
     unknown = {c.kind for c in rubric.checks} - set(KINDS)
     if unknown:
         raise ValueError(f"rubric uses unknown check kinds {sorted(unknown)}; known: {sorted(KINDS)}")
-    if rubric.engine not in sandbox.engines:
-        raise ValueError(f"the {sandbox.name} sandbox cannot run {rubric.engine} labs (session {rubric.session})")
     engine = ENGINES[rubric.engine]
+    if engine.worker not in sandbox.engines:
+        raise ValueError(f"the {sandbox.name} sandbox cannot run {rubric.engine} labs (session {rubric.session})")
     scratch = Path(tempfile.mkdtemp(prefix="labkit-grade-"))
     scratch.chmod(0o755)  # the sandbox user (nobody) must reach data/ and submission/
     stages: dict[str, str] = {}
@@ -460,7 +447,7 @@ def grade(
         except SubmissionError as exc:
             stages["load"] = str(exc)
         if "load" not in stages:
-            visible, held_out = heldout_split(rubric.heldout_fraction, rubric.heldout_seed)
+            visible, held_out = engine.heldout(rubric.heldout_fraction, rubric.heldout_seed)
             data = scratch / "data"
             data.mkdir()
             files = write_data(rubric.data, data, visible, held_out, rubric.heldout_seed)

@@ -50,7 +50,8 @@ class Rubric:
     run_arguments: dict[str, Any]
     wall_seconds: float
     has_hidden: bool
-    engine: str = "kfp"  # "tfx": the submission is a TFX create_pipeline, graded in the TFX image
+    # grading.engines.ENGINES: "tfx", a TFX create_pipeline graded in the TFX image; "kfp-lm", a language model
+    engine: str = "kfp"
     # Optional, for labs whose pipeline needs more than the visible rows (see grading.datasets):
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # files written into {data}
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # named runs, in order, in ONE sandbox call
@@ -122,7 +123,7 @@ def load_rubric(lab: Lab, include_hidden: bool = True) -> Rubric:
         run_arguments=dict(settings.get("run_arguments") or {}),
         wall_seconds=float(settings.get("wall_seconds", 180)),
         has_hidden=bool(hidden),
-        engine=lab.kind,
+        engine=str(settings.get("engine", lab.kind)),
         **_run_settings(settings, public_file),
     )
 

@@ -312,3 +312,19 @@ def report_html(result: LmEvaluation, history: dict[str, list[float]] | None = N
 
 def write_metrics_file(path: Path, metrics: dict) -> None:
     Path(path).write_text(json.dumps(metrics, indent=2))
+
+
+def open_vocabulary_perplexity(
+    log_probs: np.ndarray, text: str, vocab: Sequence[str], alphabet: frozenset[str]
+) -> float:
+    """Perplexity over the characters of ``alphabet``, whatever the model's vocabulary.
+
+    ``log_probs`` are a model's log-probabilities of ``text[1:]`` with every character outside ``vocab`` read as
+    "unknown". Per-character perplexities of two vocabularies compare only when each unknown character costs
+    its share of the unknown mass: otherwise a model whose vocabulary is one "unknown" symbol scores 1.
+    """
+    unseen = len(alphabet - set(vocab))
+    if unseen:
+        missing = np.fromiter((c not in vocab for c in text[1:]), dtype=bool, count=len(text) - 1)
+        log_probs = log_probs - missing * np.log(unseen)
+    return perplexity(log_probs)

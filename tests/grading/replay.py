@@ -17,8 +17,7 @@ import pandas as pd
 from kfp import compiler
 
 from grading.champion import write_linear_model
-from grading.engines import ENGINES, score
-from grading.grader import heldout_split
+from grading.engines import ENGINES, heldout_split
 from grading.ir import parse_ir
 from grading.rubric import Rubric
 from grading.sandbox import Limits, SandboxRun
@@ -33,7 +32,7 @@ MODEL = f"{MAIN}/train/model"
 
 def score_heldout(model: Path, visible: pd.DataFrame, held_out: pd.DataFrame) -> dict:
     """Held-out metrics of a Keras model folder as the subprocess fallback scores them."""
-    return score(ENGINES["kfp"], None, model, visible, held_out)
+    return ENGINES["kfp"].score(None, model, visible, held_out)
 
 
 def record_session5_run(folder: Path, rubric: Rubric) -> Path:

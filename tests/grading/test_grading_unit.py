@@ -13,7 +13,8 @@ import pytest
 from kfp import compiler
 
 from grading.checks import KINDS, Context
-from grading.grader import CheckResult, GradeResult, heldout_split
+from grading.engines import heldout_split
+from grading.grader import CheckResult, GradeResult
 from grading.handout import build_handout
 from grading.ir import IRError, parse_ir
 from grading.reports import gradebook, gradescope, junit, markdown, write_atomic, write_reports

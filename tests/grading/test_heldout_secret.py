@@ -17,7 +17,7 @@ from components.common.schema import CLASSES, LABEL, NUMERIC_FEATURES
 from components.ingest.logic import load_penguins_clean
 from components.split.logic import stratified_split
 from grading.datasets import write_data
-from grading.grader import heldout_split
+from grading.engines import heldout_split
 from grading.heldout import DESIGN, class_counts, fit, generate
 from grading.rubric import load_rubric
 from labkit.labs import get_lab

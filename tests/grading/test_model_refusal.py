@@ -19,7 +19,8 @@ import h5py
 import numpy as np
 import pytest
 
-from grading.grader import GradeResult, grade, heldout_split
+from grading.engines import heldout_split
+from grading.grader import GradeResult, grade
 from grading.reports import FORMATS, gradebook, write_reports
 from grading.rubric import Rubric
 from tests.grading.hostile import reference_source, write_submission

@@ -21,7 +21,8 @@ from grading.batch import grade_batch
 from grading.champion import write_dense_model
 from grading.checks import KINDS, Context, RunOutcome
 from grading.datasets import expand, write_data
-from grading.grader import GradeResult, _blocked, _registry_champion, heldout_split
+from grading.engines import heldout_split
+from grading.grader import GradeResult, _blocked, _registry_champion
 from grading.rubric import RubricError, _run_settings, load_rubric
 from grading.sandbox import Limits, SubprocessSandbox
 from labkit.labs import get_lab

@@ -149,7 +149,7 @@ def _walk_segment(walk: Walk, segment: Segment, handout: Path, env: dict[str, st
 @pytest.mark.container
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # a whole session of runs (session 6: ~8 min alone, more beside another test worker)
-@pytest.mark.parametrize("session", [5, 6, 7])
+@pytest.mark.parametrize("session", [5, 6, 7, 8])
 def test_a_student_can_walk_the_guide(session: int, tmp_path: Path) -> None:
     walk = Walk.load(session)
     handout = tmp_path / "handout"
@@ -157,7 +157,7 @@ def test_a_student_can_walk_the_guide(session: int, tmp_path: Path) -> None:
     walk_guide(walk, handout, _shell_env(tmp_path))
 
 
-@pytest.mark.parametrize("session", [5, 6, 7])
+@pytest.mark.parametrize("session", [5, 6, 7, 8])
 def test_every_command_of_the_guide_is_accounted_for(session: int) -> None:
     """Cheap and without Docker: the walk and the guide agree, and every skip says why."""
     walk = Walk.load(session)

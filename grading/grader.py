@@ -398,6 +398,9 @@ def _score_shipped(
         folder = folders.get(str(shipped.get("run", "")))
         if folder is None:
             return "la corrida no dejó artefactos"
+        run = ctx.runs.get(str(shipped.get("run", "")), RunOutcome(ctx.tasks_ran, ctx.ran))
+        if shipped.get("ran") and shipped["task"] not in run.tasks:
+            return f"{shipped['task']} no corrió: no hay un modelo publicado que evaluar"
         task, output = ctx.ir.shipped(shipped["task"], shipped["input"], shipped["trained_by"])
         ctx.evaluation = engine.score(sandbox, engine.model_folder(folder, task, output), visible, held_out)
     except Exception as exc:

@@ -56,7 +56,8 @@ class Rubric:
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # files written into {data}
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # named runs, in order, in ONE sandbox call
     champion: dict[str, Any] = field(default_factory=dict)  # registry whose champion the grader scores
-    # Or the model a task ships: {task: push, input: model, trained_by: train, run: main}, see PipelineIR.shipped
+    # Or the model a task ships: {task: push, input: model, trained_by: train, run: main}, see PipelineIR.shipped;
+    # with ran: true it counts only if that task ran in that run (a registry step that did not run registered nothing)
     shipped: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -130,7 +131,7 @@ def load_rubric(lab: Lab, include_hidden: bool = True) -> Rubric:
 
 RUN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 CHAMPION_KEYS = {"registry", "model_name", "heldout", "seed", "challenger"}
-SHIPPED_KEYS = {"task", "input", "trained_by", "run"}
+SHIPPED_KEYS = {"task", "input", "trained_by", "run", "ran"}
 
 
 def _run_settings(settings: dict[str, Any], source: Path) -> dict[str, Any]:

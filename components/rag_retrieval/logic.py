@@ -7,7 +7,10 @@ so the labels survive a change of chunk size; test_logic.py checks that every an
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import tempfile
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -40,6 +43,8 @@ _STOPWORDS_TEXT = """a al como con cual cuando de del donde el en es esta este h
 por que qué se si sin sobre su sus te tu tus un una uno y ya puede puedo cómo cuál cuánto cuántos cuándo dónde"""
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 CHUNK_CHARACTERS = 600
+INDEX_NAME = "guides-index"
+CHUNKS_FILE = "chunks.jsonl"
 
 
 def _fold(text: str) -> str:
@@ -124,6 +129,12 @@ class RetrievalEvaluation:
     def metrics(self) -> dict[str, float | int]:
         return {k: v for k, v in asdict(self).items() if isinstance(v, (int, float))}
 
+    def passes(self, min_recall: float) -> bool:
+        """The index's gate: recall@k at least ``min_recall``, and both metrics above a random ranking's."""
+        return (
+            self.recall_at_k >= min_recall and self.recall_at_k > self.random_recall_at_k and self.mrr > self.random_mrr
+        )
+
 
 def _random_ranking_expectations(relevant: int, total: int, k: int) -> tuple[float, float]:
     """Chance of a relevant chunk in the top k, and the expected reciprocal rank, for a uniformly random order."""
@@ -170,6 +181,34 @@ def evaluate_retrieval(
 
 
 def write_chunks(chunks: list[Chunk], path: Path) -> None:
-    import json
-
     Path(path).write_text("\n".join(json.dumps(asdict(c), ensure_ascii=False) for c in chunks) + "\n")
+
+
+def read_chunks(path: Path) -> list[Chunk]:
+    return [Chunk(**json.loads(line)) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class IndexRegistration:
+    version: str | None  # the new version, or None when the champion index stays
+    reason: str
+
+
+def register_index(
+    registry: Path, chunks_file: Path, evaluation: RetrievalEvaluation, name: str = INDEX_NAME
+) -> IndexRegistration:
+    """Register the index (its chunks; the TF-IDF weights are rebuilt from them) as the next version if its MRR
+    beats the champion index's, both measured now on the kit's questions; a tie keeps the champion."""
+    from components.champion.logic import add_version, champion_version, model_root
+
+    champion = champion_version(registry, name)
+    if champion is not None:
+        kept = evaluate_retrieval(read_chunks(model_root(registry, name) / champion / CHUNKS_FILE), k=evaluation.k)
+        if evaluation.mrr <= kept.mrr:
+            return IndexRegistration(
+                None, f"el índice ({evaluation.mrr:.4f} MRR) no mejora al campeón {champion} ({kept.mrr:.4f}): se queda"
+            )
+    with tempfile.TemporaryDirectory() as staging:
+        shutil.copyfile(chunks_file, Path(staging) / CHUNKS_FILE)
+        version = add_version(registry, Path(staging), evaluation.metrics(), promote=True, name=name)
+    return IndexRegistration(version, f"índice registrado como {version} (MRR {evaluation.mrr:.4f})")

@@ -10,13 +10,14 @@ from components.rag_retrieval.logic import (
     _random_ranking_expectations,
     chunk_guides,
     evaluate_retrieval,
+    guide_files,
     tokenize,
 )
 
 
 def test_every_answer_is_in_the_guides_and_chunks_cover_every_guide() -> None:
     chunks = chunk_guides()
-    assert len({c.source for c in chunks}) == 6 and all(len(c.text) > 0 for c in chunks)
+    assert len({c.source for c in chunks}) == len(guide_files()) and all(len(c.text) > 0 for c in chunks)
     for question, answer in QUESTIONS:
         assert any(answer in c.text for c in chunks), question
 
@@ -46,3 +47,21 @@ def test_the_kit_questions_beat_a_random_ranking_by_far() -> None:
     result = evaluate_retrieval(chunk_guides(), k=3)
     assert result.recall_at_k > 5 * result.random_recall_at_k and result.mrr > 5 * result.random_mrr
     assert result.questions == len(QUESTIONS) and len(result.ranks) == len(QUESTIONS)
+
+
+def test_the_index_gate_and_its_registry_keep_a_champion_that_is_not_beaten(tmp_path) -> None:
+    from components.champion.logic import champion_version, list_versions
+    from components.rag_retrieval.logic import CHUNKS_FILE, read_chunks, register_index, write_chunks
+
+    chunks = chunk_guides()
+    result = evaluate_retrieval(chunks, k=3)
+    assert result.passes(0.5) and not result.passes(1.01)
+    write_chunks(chunks, tmp_path / "chunks.jsonl")
+    assert read_chunks(tmp_path / "chunks.jsonl") == chunks
+    first = register_index(tmp_path / "registry", tmp_path / "chunks.jsonl", result)
+    assert first.version == "v0001" and champion_version(tmp_path / "registry", "guides-index") == "v0001"
+    tie = register_index(tmp_path / "registry", tmp_path / "chunks.jsonl", result)
+    assert tie.version is None and "se queda" in tie.reason
+    assert list_versions(tmp_path / "registry", "guides-index") == ["v0001"]
+    stored = tmp_path / "registry" / "guides-index" / "v0001" / CHUNKS_FILE
+    assert read_chunks(stored) == chunks

@@ -18,7 +18,7 @@ from components.lm_evaluate.component import lm_evaluate
 from components.lm_register.component import lm_compare, lm_register
 from components.lm_serve.component import lm_serve_check
 from components.lm_train.component import lm_train
-from components.rag_retrieval.component import rag_retrieval
+from components.rag_retrieval.component import rag_register, rag_retrieval
 from components.text_corpus.component import text_corpus
 
 
@@ -48,8 +48,13 @@ def genai_pipeline(
     endpoint_url: str = "",
     endpoint_api_key_env: str = "LABKIT_GENAI_API_KEY",
     endpoint_model: str = "",
+    min_recall: float = 0.6,
 ) -> GenaiOutputs:
-    retrieval_task = rag_retrieval(source=corpus)
+    # The retrieval index is gated and versioned like the model: registered only if it passes and beats the
+    # champion index.
+    retrieval_task = rag_retrieval(source=corpus, min_recall=min_recall)
+    with dsl.If(retrieval_task.outputs["Output"] == True, name="index-passed"):  # noqa: E712 (KFP condition)
+        rag_register(chunks=retrieval_task.outputs["chunks"], registry=registry)
     corpus_task = text_corpus(source=corpus, seed=seed)
     train_task = lm_train(
         corpus=corpus_task.outputs["corpus"],

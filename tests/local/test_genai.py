@@ -64,8 +64,9 @@ def test_a_run_trains_beats_the_ngram_baseline_and_registers_v0001(first_run: di
     assert metrics["guardrail_hits"] == 0 and metrics["passed"] is True
     assert metrics["task_checks_total"] == 10
     assert metrics["recall_at_k"] > metrics["random_recall_at_k"] and metrics["mrr"] > metrics["random_mrr"]
-    tasks = {"rag-retrieval", "text-corpus", "lm-train", "lm-evaluate", "lm-compare", "lm-register", "lm-serve-check"}
-    assert tasks == set(first_run["tasks"])
+    tasks = {"rag-retrieval", "rag-register", "text-corpus", "lm-train", "lm-evaluate", "lm-compare", "lm-register"}
+    assert tasks | {"lm-serve-check"} == set(first_run["tasks"])
+    assert metrics["index_passed"] is True and list_versions(registry, "guides-index") == ["v0001"]
     assert list_versions(registry, "charlm") == ["v0001"] and champion_version(registry, "charlm") == "v0001"
     version = registry / "charlm" / "v0001"
     generation = json.loads((version / "generation.json").read_text())
@@ -90,15 +91,17 @@ def test_an_identical_run_ties_with_the_champion_and_registers_nothing(
     again = run_genai(tmp_path, registry)
     assert again["metrics"]["perplexity"] == first_run["metrics"]["perplexity"]  # same seed, same weights
     assert "lm-compare" in again["tasks"] and "lm-register" not in again["tasks"]
+    assert "rag-register" in again["tasks"] and list_versions(registry, "guides-index") == ["v0001"]  # a tie
     comparison = json.loads(Path(again["artifacts"]["lm-compare/comparison"]).read_text())
     assert comparison["better"] is False and "el campeón se queda" in comparison["reason"]
     assert list_versions(registry, "charlm") == ["v0001"]
 
 
 def test_a_closed_gate_registers_nothing(first_run: dict, registry: Path, tmp_path: Path) -> None:
-    closed = run_genai(tmp_path, registry, "-p", "epochs=1", "-p", "margin=0.9")
+    closed = run_genai(tmp_path, registry, "-p", "epochs=1", "-p", "margin=0.9", "-p", "min_recall=1.01")
     assert closed["metrics"]["passed"] is False and closed["metrics"]["beats_baseline"] is False
     assert "lm-compare" not in closed["tasks"] and "lm-register" not in closed["tasks"]
+    assert "rag-retrieval" in closed["tasks"] and "rag-register" not in closed["tasks"]  # the index's own gate
     assert list_versions(registry, "charlm") == ["v0001"]
 
 
@@ -131,6 +134,25 @@ def test_the_served_model_answers_openai_shaped_chat_completions(served_cli: tup
     # Generation settings come from the registry (seed 7, temperature 0.7): the same request, the same answer.
     default = [{"role": "user", "content": "la corri"}]
     assert chat(url, KEY, default)["choices"][0] == chat(url, KEY, default)["choices"][0]
+
+
+# Before the next test, which stops the served_cli server to read its log.
+def test_endpoint_parameters_send_the_serve_check_elsewhere_and_the_key_stays_out_of_the_run(
+    served_cli: tuple[str, subprocess.Popen], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = served_cli
+    monkeypatch.setenv("STUDENT_KEY", KEY)
+    endpoint = ("-p", f"endpoint_url={url}", "-p", "endpoint_api_key_env=STUDENT_KEY", "-p", "endpoint_model=charlm")
+    run = run_genai(tmp_path / "runs", tmp_path / "registry", *endpoint)
+    served = json.loads(Path(run["artifacts"]["lm-serve-check/served"]).read_text())
+    assert served["endpoint"] == url and served["task_checks_total"] == 10 and served["completion_tokens"] > 0
+    for written in (tmp_path / "runs").rglob("*"):
+        if written.is_file():
+            assert KEY.encode() not in written.read_bytes(), written
+    monkeypatch.setenv("STUDENT_KEY", "wrong-key")
+    args = ["pipeline", "run", "genai", "--runs-dir", str(tmp_path / "again"), "-p", f"registry={tmp_path}/r2"]
+    refused = CliRunner().invoke(app, [*args, *SMALL, *endpoint])
+    assert refused.exit_code != 0 and "lm-serve-check" in refused.output and "401" in refused.output
 
 
 def test_the_evaluation_client_scores_the_served_model_and_the_key_stays_out_of_results_and_logs(
@@ -188,21 +210,3 @@ def test_a_busy_port_is_named(first_run: dict, registry: Path) -> None:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and time.perf_counter() - start < 60
     assert f"port {port} on 127.0.0.1 is busy" in done.stderr and "--port 0" in done.stderr
-
-
-def test_endpoint_parameters_send_the_serve_check_elsewhere_and_the_key_stays_out_of_the_run(
-    served_cli: tuple[str, subprocess.Popen], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, _ = served_cli
-    monkeypatch.setenv("STUDENT_KEY", KEY)
-    endpoint = ("-p", f"endpoint_url={url}", "-p", "endpoint_api_key_env=STUDENT_KEY", "-p", "endpoint_model=charlm")
-    run = run_genai(tmp_path / "runs", tmp_path / "registry", *endpoint)
-    served = json.loads(Path(run["artifacts"]["lm-serve-check/served"]).read_text())
-    assert served["endpoint"] == url and served["task_checks_total"] == 10 and served["completion_tokens"] > 0
-    for written in (tmp_path / "runs").rglob("*"):
-        if written.is_file():
-            assert KEY.encode() not in written.read_bytes(), written
-    monkeypatch.setenv("STUDENT_KEY", "wrong-key")
-    args = ["pipeline", "run", "genai", "--runs-dir", str(tmp_path / "again"), "-p", f"registry={tmp_path}/r2"]
-    refused = CliRunner().invoke(app, [*args, *SMALL, *endpoint])
-    assert refused.exit_code != 0 and "lm-serve-check" in refused.output and "401" in refused.output

@@ -16,7 +16,7 @@ from components.lm_evaluate.component import lm_evaluate  # noqa: F401  (step 1)
 from components.lm_register.component import lm_compare, lm_register  # noqa: F401  (steps 3 y 4)
 from components.lm_serve.component import lm_serve_check  # noqa: F401  (step 5)
 from components.lm_train.component import lm_train
-from components.rag_retrieval.component import rag_retrieval
+from components.rag_retrieval.component import rag_register, rag_retrieval
 from components.text_corpus.component import text_corpus
 
 
@@ -42,8 +42,13 @@ def genai_pipeline(
     endpoint_url: str = "",
     endpoint_api_key_env: str = "LABKIT_GENAI_API_KEY",
     endpoint_model: str = "",
+    min_recall: float = 0.6,
 ) -> GenaiOutputs:
-    retrieval_task = rag_retrieval(source=corpus)
+    # El índice de recuperación (RAG) ya tiene su compuerta: se registra solo si pasa y le gana al índice campeón.
+    # Tu modelo de lenguaje necesita lo mismo (steps 1-4).
+    retrieval_task = rag_retrieval(source=corpus, min_recall=min_recall)
+    with dsl.If(retrieval_task.outputs["Output"] == True, name="index-passed"):  # noqa: E712
+        rag_register(chunks=retrieval_task.outputs["chunks"], registry=registry)
     corpus_task = text_corpus(source=corpus, seed=seed)
     train_task = lm_train(  # noqa: F841  (lo usás en los steps 1, 3 y 4)
         corpus=corpus_task.outputs["corpus"],

@@ -66,7 +66,7 @@ def guide_files(source: str = KIT_GUIDES) -> list[Path]:
     if source == KIT_GUIDES:
         files = sorted({p for pattern in GUIDE_PATTERNS for p in KIT_ROOT.glob(pattern)})
         where = f"the kit's guides ({', '.join(GUIDE_PATTERNS)} under {KIT_ROOT})"
-        hint = "in the components image the kit's labs/ folder is absent: pass corpus=FOLDER of .md files"
+        hint = "the components image carries them (rebuild it: labkit image build components), or pass corpus=FOLDER"
     else:
         folder = Path(source)
         files = sorted(folder.rglob("*.md")) if folder.is_dir() else []

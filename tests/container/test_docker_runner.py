@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from components.text_corpus.logic import build_corpus
 from labkit import images
 from labkit.registry import get_pipeline
 from labkit.runners import get_runner
@@ -104,3 +105,25 @@ def test_host_path_params_are_absolute_and_bare_words_are_left_alone(tmp_path: P
         "n": 3,
     }
     assert mounts == [str(tmp_path / "data.csv"), str(tmp_path / "registry")]
+
+
+@pytest.mark.slow
+def test_the_genai_pipeline_reads_the_guides_the_image_carries(
+    docker_client: Any, components_image: str, tmp_path: Path
+) -> None:
+    """Session 8's corpus is the kit's guides: the components image carries them (never starters or hidden
+    rubrics), so `--runner docker` needs no corpus folder; the registry, a host folder, is mounted."""
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    params = {"epochs": 1, "units": 16, "registry": str(registry)}
+    result = get_runner("docker").run(get_pipeline("genai"), params, run_dir, lambda event: None)
+    assert result.succeeded, f"{result.failed_task}: {result.error} (log: {result.log_file})"
+    sources = json.loads((Path(result.artifacts["text-corpus/corpus"]) / "sources.json").read_text())["sources"]
+    guides = {s["file"]: s["sha256"] for s in sources}
+    assert guides == {s["file"]: s["sha256"] for s in build_corpus().sources}  # the image's copy is this checkout's
+    assert (registry / "guides-index" / "v0001" / "chunks.jsonl").is_file()  # written on the host through the mount
+    listing = docker_client.containers.run(components_image, ["find", "/opt/labkit/labs", "-type", "f"], remove=True)
+    files = listing.decode().split()
+    assert files and all(Path(f).name in ("README.md", "GRADING.md") for f in files), files

@@ -1,7 +1,7 @@
 """What grading one submission costs per lab: the reference solution and the untouched starter, as an instructor
 grades them.
 
-    .venv/bin/python -m benchmarks.grading_labs --labs 5 6 7 --sandbox docker
+    .venv/bin/python -m benchmarks.grading_labs --sandbox docker     # every lab; --labs 5 7 for some
 
 For each lab, one fresh ``labkit grade FOLDER --lab N --sandbox SANDBOX --jobs 1`` process grades a folder holding
 two submissions, ``reference/`` (the lab's solution) and ``starter/`` (the starter as handed out). Printed per
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import REPO_ROOT, Recording, benchmark_parser
-from labkit.labs import get_lab
+from labkit.labs import get_lab, list_labs
 
 
 def grade_lab(session: int, sandbox: str, scratch: Path) -> dict:
@@ -54,13 +54,14 @@ def grade_lab(session: int, sandbox: str, scratch: Path) -> dict:
 
 def main() -> None:
     parser = benchmark_parser(__doc__)
-    parser.add_argument("--labs", type=int, nargs="+", default=[5, 6, 7])
+    parser.add_argument("--labs", type=int, nargs="+", help="sessions to grade [default: every lab]")
     parser.add_argument("--sandbox", default="docker", help="docker, subprocess or auto")
     args = parser.parse_args()
     recording = Recording(__spec__.name)
     labs = {}
+    sessions = args.labs or [lab.session for lab in list_labs()]
     with tempfile.TemporaryDirectory(prefix="labkit-grading-labs-") as scratch:
-        for session in args.labs:
+        for session in sessions:
             labs[str(session)] = result = grade_lab(session, args.sandbox, Path(scratch))
             for name, row in result["submissions"].items():
                 verdict = "passed" if row["passed"] else "failed"

@@ -580,6 +580,10 @@ class DockerSandbox:
         return _docker_supervised([*command, "python3", "-I", f"/grader/{script.name}", *args], name, limits, "docker")
 
 
+class StaleImageError(RuntimeError):
+    """The components image was built from another version of the kit's components."""
+
+
 def pick_sandbox(preference: str = "auto", engine: str = "kfp") -> Sandbox:
     """``docker`` when asked or available, else the subprocess fallback (kfp labs only: TFX needs its image)."""
     if engine == "tfx":
@@ -599,5 +603,5 @@ def pick_sandbox(preference: str = "auto", engine: str = "kfp") -> Sandbox:
         return SubprocessSandbox()
     sandbox = DockerSandbox()
     if stale := sandbox.kit_problem():
-        raise RuntimeError(f"{stale}: rebuild it with `labkit image build components`")
+        raise StaleImageError(f"{stale}: rebuild it with `labkit image build components`")
     return sandbox

@@ -591,8 +591,9 @@ def draw_timeline(timeline: GenaiTimeline, path: Path) -> Path:
 
 def timeline_html(timeline: GenaiTimeline, png: Path) -> str:
     """One self-contained page (the chart inlined): prompts and outputs are escaped, injected markup included."""
-    import base64
     import html
+
+    from labkit.monitor import timeline_page
 
     def cell(value: Any) -> str:
         if value is None:
@@ -633,13 +634,9 @@ def timeline_html(timeline: GenaiTimeline, png: Path) -> str:
         for b in timeline.batches
         for hit in b.hits
     ]
-    image = base64.b64encode(png.read_bytes()).decode()
-    return (
-        "<html><head><meta charset='utf-8'><title>labkit genai monitor</title></head>"
-        "<body style='font-family:sans-serif'><h2>Generative monitoring timeline</h2>"
+    intro = (
         f"<p>endpoint {cell(timeline.base_url)}, model {cell(timeline.model)}, {timeline.prompts_per_batch} prompts "
         f"per batch, JS threshold {timeline.js_threshold} (character {timeline.ngram}-grams vs batch 0)</p>"
-        f"<img alt='timeline' src='data:image/png;base64,{image}'/>"
-        f"<table border=1 cellpadding=4 cellspacing=0><tr>{header}</tr>{''.join(rows)}</table>"
-        f"<h3>Guardrail hits</h3><ul>{''.join(hits) or '<li>none</li>'}</ul></body></html>"
     )
+    end = f"<h3>Guardrail hits</h3><ul>{''.join(hits) or '<li>none</li>'}</ul>"
+    return timeline_page("labkit genai monitor", "Generative monitoring timeline", png, header, rows, intro, end)

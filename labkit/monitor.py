@@ -177,7 +177,6 @@ def draw_timeline(timeline: Timeline, path: Path) -> Path:
 
 
 def timeline_html(timeline: Timeline, png: Path) -> str:
-    import base64
     import html
 
     rows = []
@@ -208,10 +207,20 @@ def timeline_html(timeline: Timeline, png: Path) -> str:
             "drift report",
         )
     )
+    return timeline_page("labkit monitor timeline", "Monitoring timeline", png, header, rows)
+
+
+def timeline_page(
+    title: str, heading: str, png: Path, header: str, rows: list[str], intro: str = "", end: str = ""
+) -> str:
+    """One self-contained page (the chart inlined, no network at view time): heading, ``intro``, the chart, a
+    table of one row per batch, ``end``. Cells come escaped by the caller."""
+    import base64
+
     image = base64.b64encode(png.read_bytes()).decode()
     return (
-        "<html><head><meta charset='utf-8'><title>labkit monitor timeline</title></head>"
-        "<body style='font-family:sans-serif'><h2>Monitoring timeline</h2>"
+        f"<html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body style='font-family:sans-serif'><h2>{heading}</h2>{intro}"
         f"<img alt='timeline' src='data:image/png;base64,{image}'/>"
-        f"<table border=1 cellpadding=4 cellspacing=0><tr>{header}</tr>{''.join(rows)}</table></body></html>"
+        f"<table border=1 cellpadding=4 cellspacing=0><tr>{header}</tr>{''.join(rows)}</table>{end}</body></html>"
     )

@@ -18,12 +18,12 @@ def compare_models(
 
     Returns whether the challenger should be pushed (a single bool: kfp.local 2.17 conditions need one).
     """
-    import json
     from pathlib import Path
 
     import pandas as pd
 
     from components.champion.logic import champion_dir, champion_version, compare
+    from components.common.metadata import log_metrics
 
     current = champion_dir(Path(registry), model_name)
     result = compare(
@@ -34,13 +34,8 @@ def compare_models(
         pd.read_csv(test_data.path),
         min_improvement,
     )
-    for key, value in result.as_dict().items():
-        if value is not None and key != "reason":
-            metrics.log_metric(key, round(value, 4) if isinstance(value, float) else value)
-    metrics.metadata["reason"] = result.reason
-    # On a cluster the metadata lives in ML Metadata; the file is what the object store (and labkit) can read.
-    with open(metrics.path, "w") as handle:
-        json.dump(metrics.metadata, handle)
+    values = {key: value for key, value in result.as_dict().items() if key != "reason"}
+    log_metrics(metrics, values, {"reason": result.reason})
     print(result.reason)
     return result.better
 

@@ -18,23 +18,18 @@ def evaluate(
     Returns whether the model beats the baseline and reaches the threshold: the pipeline's gate. It is a
     single output because kfp.local 2.17 cannot resolve named outputs inside dsl.If conditions.
     """
-    import json
 
     import pandas as pd
 
+    from components.common.metadata import log_metrics
     from components.evaluate.logic import evaluate_model_dir
 
     result = evaluate_model_dir(
         model.path, pd.read_csv(train_data.path), pd.read_csv(test_data.path), accuracy_threshold
     )
-    for name in ("accuracy", "macro_f1", "baseline_accuracy", "baseline_macro_f1", "threshold"):
-        metrics.log_metric(name, round(getattr(result, name), 4))
-    metrics.log_metric("beats_baseline", result.beats_baseline)
-    metrics.log_metric("passed", result.passed)
+    names = ("accuracy", "macro_f1", "baseline_accuracy", "baseline_macro_f1", "threshold", "beats_baseline", "passed")
+    log_metrics(metrics, {name: getattr(result, name) for name in names})
     confusion.log_confusion_matrix(result.classes, result.confusion_matrix)
-    # On a cluster the metadata lives in ML Metadata; the file is what the object store (and labkit) can read.
-    with open(metrics.path, "w") as handle:
-        json.dump(metrics.metadata, handle)
     verdict = "PASSED" if result.passed else "did NOT pass"
     print(
         f"accuracy {result.accuracy:.3f} (baseline {result.baseline_accuracy:.3f}), "

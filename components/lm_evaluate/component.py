@@ -25,6 +25,7 @@ def lm_evaluate(
     import json
     from pathlib import Path
 
+    from components.common.metadata import log_metrics
     from components.lm_evaluate.logic import evaluate_lm, report_html
     from components.lm_train.charlm import load_charlm
     from components.lm_train.logic import HISTORY_FILE
@@ -33,11 +34,7 @@ def lm_evaluate(
     history_file = Path(model.path) / HISTORY_FILE
     texts = [load_split(Path(corpus.path), name) for name in ("train", "validation", "test")]
     result = evaluate_lm(load_charlm(Path(model.path)), *texts, margin, temperature, max_tokens, seed, ngram_order)
-    for name, value in result.metrics().items():
-        metrics.log_metric(name, round(value, 4) if isinstance(value, float) else value)
-    # On a cluster the metadata lives in ML Metadata; the file is what the object store (and labkit) can read.
-    with open(metrics.path, "w") as handle:
-        json.dump(metrics.metadata, handle)
+    log_metrics(metrics, result.metrics())
     history = json.loads(history_file.read_text()) if history_file.is_file() else None
     Path(report.path).write_text(report_html(result, history))
     verdict = "PASSED" if result.passed else "did NOT pass"

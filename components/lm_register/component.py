@@ -13,21 +13,17 @@ def lm_compare(
     model_name: str = "charlm",
 ) -> bool:
     """Challenger vs the registry's champion, both scored on this run's test text; True if it is better."""
-    import json
     from pathlib import Path
 
+    from components.common.metadata import log_metrics
     from components.lm_register.logic import compare_with_champion
     from components.text_corpus.logic import load_split
 
     result = compare_with_champion(
         Path(challenger.path), load_split(Path(corpus.path), "test"), Path(registry), model_name
     )
-    for key, value in result.as_dict().items():
-        if value is not None and key != "reason":
-            comparison.log_metric(key, round(value, 4) if isinstance(value, float) else value)
-    comparison.metadata["reason"] = result.reason
-    with open(comparison.path, "w") as handle:
-        json.dump(comparison.metadata, handle)
+    values = {key: value for key, value in result.as_dict().items() if key != "reason"}
+    log_metrics(comparison, values, {"reason": result.reason})
     print(result.reason)
     return result.better
 

@@ -20,23 +20,23 @@ def lm_serve_check(
     The key is read from the environment variable named ``endpoint_api_key_env`` (on a cluster, a Kubernetes
     Secret mounted as that variable), never passed as a value: the executor logs every parameter value it gets.
     """
-    import json
     import os
     from pathlib import Path
 
+    from components.common.metadata import log_metrics
     from components.lm_serve.logic import check_served
 
     key = os.environ.get(endpoint_api_key_env, "") if endpoint_url else ""
     result = check_served(Path(registered.path), model_name, endpoint_url, key, endpoint_model, max_tokens)
-    served.log_metric("task_checks_passed", result.task_checks_passed)
-    served.log_metric("task_checks_total", result.task_checks_total)
-    served.log_metric("guardrail_hits", result.guardrail_hits)
-    served.log_metric("completion_tokens", result.completion_tokens)
-    served.log_metric("seconds", result.seconds)
-    served.log_metric("tokens_per_second", round(result.completion_tokens / max(result.seconds, 1e-9), 1))
-    served.metadata["endpoint"] = endpoint_url or "the registered model on 127.0.0.1"
-    with open(served.path, "w") as handle:
-        json.dump(served.metadata, handle)
+    values = {
+        "task_checks_passed": result.task_checks_passed,
+        "task_checks_total": result.task_checks_total,
+        "guardrail_hits": result.guardrail_hits,
+        "completion_tokens": result.completion_tokens,
+        "seconds": result.seconds,
+        "tokens_per_second": round(result.completion_tokens / max(result.seconds, 1e-9), 1),
+    }
+    log_metrics(served, values, {"endpoint": endpoint_url or "the registered model on 127.0.0.1"})
     print(
         f"{served.metadata['endpoint']} answered {result.task_checks_total} chat completions: "
         f"task checks {result.task_checks_passed}/{result.task_checks_total}, guardrail hits {result.guardrail_hits}, "

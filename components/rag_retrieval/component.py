@@ -10,19 +10,16 @@ def rag_retrieval(
 ) -> bool:
     """Chunk the guides, index them with TF-IDF and score retrieval on the kit's questions: recall@k and MRR
     against a random ranking. Returns the index's gate: recall@k >= min_recall and both above random."""
-    import json
     from pathlib import Path
 
+    from components.common.metadata import log_metrics
     from components.rag_retrieval.logic import chunk_guides, evaluate_retrieval, write_chunks
 
     found = chunk_guides(source)
     write_chunks(found, Path(chunks.path))
     result = evaluate_retrieval(found, k=k)
     passed = result.passes(min_recall)
-    for name, value in {**result.metrics(), "index_passed": passed}.items():
-        metrics.log_metric(name, round(value, 4) if isinstance(value, float) else value)
-    with open(metrics.path, "w") as handle:
-        json.dump(metrics.metadata, handle)
+    log_metrics(metrics, {**result.metrics(), "index_passed": passed})
     print(
         f"retrieval over {result.chunks} chunks: recall@{k} {result.recall_at_k:.3f} "
         f"(random {result.random_recall_at_k:.3f}), MRR {result.mrr:.3f} (random {result.random_mrr:.3f}): "

@@ -34,10 +34,12 @@ def load_lab_rubric(session: int, include_hidden: bool):
 
 
 def make_sandbox(preference: str, engine: str = "kfp"):
-    from grading.sandbox import pick_sandbox
+    from grading.sandbox import StaleImageError, pick_sandbox
 
     try:
         sandbox = pick_sandbox(preference, engine)
+    except StaleImageError as exc:
+        fail(str(exc), "rebuild the image from this checkout; it is kept in step with the kit's components")
     except RuntimeError as exc:
         hint = "labkit image build tfx" if engine == "tfx" else "or pass --sandbox subprocess"
         fail(str(exc), f"start Docker (`bash scripts/ci-dockerd.sh start` on a bare Linux host); {hint}")

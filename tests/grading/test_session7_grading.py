@@ -17,18 +17,18 @@ import pandas as pd
 import pytest
 
 from grading import engines
-from grading.batch import grade_batch
 from grading.champion import write_dense_model
 from grading.checks import KINDS, Context, RunOutcome
 from grading.datasets import expand, write_data
 from grading.engines import heldout_split
 from grading.grader import GradeResult, _blocked, _registry_champion
 from grading.rubric import RubricError, _run_settings, load_rubric
-from grading.sandbox import Limits, SubprocessSandbox
+from grading.sandbox import Limits
 from labkit.labs import get_lab
 from labkit.paths import REPO_ROOT
 from tests.grading.replay import score_heldout
 from tests.grading.session7 import session7_sources
+from tests.grading.sources import grade_sources
 
 PREPROCESSING = {
     "numeric": {
@@ -259,13 +259,7 @@ def test_champion_scoring_reads_the_model_with_numpy_and_ignores_what_the_submis
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult]:
-    tmp = tmp_path_factory.mktemp("session7-batch")
-    for name, source in session7_sources().items():
-        (tmp / "submissions" / name).mkdir(parents=True)
-        (tmp / "submissions" / name / "pipeline.py").write_text(source)
-    rubric = load_rubric(get_lab(7))
-    results = grade_batch(tmp / "submissions", rubric, SubprocessSandbox(), tmp / "out", jobs=2, limits=Limits())
-    return {r.submission: r for r in results}
+    return grade_sources(session7_sources(), 7, tmp_path_factory.mktemp("session7-batch"), Limits())
 
 
 def _lost(result: GradeResult) -> dict[str, float]:

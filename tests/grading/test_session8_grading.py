@@ -14,13 +14,11 @@ import pytest
 
 from components.lm_train.charlm import CONFIG_FILE, VOCAB_FILE, untrained_charlm
 from components.text_corpus.logic import ALPHABET, KIT_GUIDES, clean_markdown, guide_files
-from grading.batch import grade_batch
 from grading.engines import ENGINES
 from grading.grader import GradeResult
 from grading.heldout_text import generate_text
-from grading.rubric import load_rubric
-from grading.sandbox import Limits, SubprocessSandbox
 from labkit.labs import get_lab
+from tests.grading.sources import grade_sources
 
 ENGINE = ENGINES["kfp-lm"]
 EVALUATE_GATE = 'with dsl.If(evaluate_task.outputs["Output"] == True, name="passed-gate"):'
@@ -117,14 +115,7 @@ def session8_sources() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult]:
-    tmp = tmp_path_factory.mktemp("session8-batch")
-    for name, source in session8_sources().items():
-        (tmp / "submissions" / name).mkdir(parents=True)
-        (tmp / "submissions" / name / "pipeline.py").write_text(source)
-    rubric = load_rubric(get_lab(8))
-    limits = Limits(wall_seconds=rubric.wall_seconds)
-    results = grade_batch(tmp / "submissions", rubric, SubprocessSandbox(), tmp / "out", jobs=2, limits=limits)
-    return {r.submission: r for r in results}
+    return grade_sources(session8_sources(), 8, tmp_path_factory.mktemp("session8-batch"))
 
 
 def _lost(result: GradeResult) -> set[str]:

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from components.common.images import KIT_VERSION
+from grading.engines import ENGINES
 from grading.grader import GradeResult, grade
-from grading.heldout import DESIGN as HELDOUT_DESIGN
 from grading.reports import FILE_NAMES, FORMATS, gradebook, write_atomic, write_reports
 from grading.rubric import STAGES, Rubric
 from grading.sandbox import Limits, Sandbox
@@ -66,7 +66,8 @@ def grading_key(rubric: Rubric, sandbox: Sandbox, limits: Limits | None) -> str:
         "sandbox": sandbox.name,
         "limits": dataclasses.asdict(limits) if limits else None,
         "kit": KIT_VERSION,
-        "heldout": HELDOUT_DESIGN,  # how the held-out rows are made: grades made another way are not reused
+        # How the held-out data is made: grades made another way are not reused.
+        "heldout": ENGINES[rubric.engine].heldout_design,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

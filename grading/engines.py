@@ -1,15 +1,16 @@
 """What differs between kinds of lab, behind one interface, so that ``grading.grader`` is one loop over stages.
 
-An engine knows, for its kind of pipeline: what data the worker needs besides the visible rows, where a run
-leaves its artifacts, which tasks ran, where a task's model output lives, and how to have a model predict the
-held-out rows. Both engines score the same way: a locked-down process gets the model and the held-out
-*features* only (never the label column), prints one predicted class per row, and the grader computes the
-metrics with the labels it kept.
+An engine knows, for its kind of pipeline: what the sandbox may read and what the grader keeps for itself, where
+a run leaves its artifacts, which tasks ran, where a task's model output lives, and how to score a model on the
+held-out data. Scoring always happens apart from the grader: a locked-down process (a fresh container, or a
+limited child without Docker) gets the model as data and prints one line, and the grader computes the metrics.
 
 - ``kfp`` (sessions 5 and 7): a ``@dsl.pipeline`` run with kfp.local; models are the train step's Keras files,
-  read with numpy by ``score_keras.py`` (in the components image, or a limited child process in the fallback).
+  read with numpy by ``score_keras.py``, which gets the held-out *features* only (the grader keeps the labels).
 - ``tfx`` (session 6): a TFX pipeline run with LocalDagRunner in the TFX image; models are SavedModels, which
   only that image can run (``tfx_score.py``).
+- ``kfp-lm`` (session 8): a ``@dsl.pipeline`` like ``kfp`` whose model is a character language model;
+  ``score_lm.py`` prints its perplexity on text the grader writes (``LanguageModelEngine``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from components.common.schema import CLASSES, LABEL, NUMERIC_FEATURES
+from grading.heldout import DESIGN as HELDOUT_DESIGN
+from grading.heldout_text import DESIGN as TEXT_DESIGN
 from grading.ir import PipelineIR, Task
 from grading.sandbox import DockerSandbox, Limits, Sandbox
 from grading.submission import inside, plain_file
@@ -61,6 +64,7 @@ class Engine(Protocol):
     # True: the worker compiles in one sandbox and a second one runs the IR the grader read (kfp.local can run a
     # compiled pipeline). TFX's LocalDagRunner runs Python objects, so its worker compiles and runs in one go.
     runs_compiled_ir: bool
+    heldout_design: str  # how the held-out data is made: part of grading.batch's grading key
 
     def heldout(self, fraction: float, seed: int) -> tuple[Any, Any]:
         """(visible, held out): what the sandbox may read, and the grader's own data to score its model on."""
@@ -196,6 +200,8 @@ def _failed(model: Path, output: str, code: int | None, timed_out: bool, limits:
 class ClassifierScoring:
     """Scoring for the penguin labs: the model predicts classes of held-out rows from their features only; the
     grader keeps the labels and computes the metrics (see ``heldout_metrics``)."""
+
+    heldout_design = HELDOUT_DESIGN
 
     def heldout(self, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         return heldout_split(fraction, seed)
@@ -355,6 +361,7 @@ class LanguageModelEngine(KfpEngine):
     """
 
     name = "kfp-lm"
+    heldout_design = TEXT_DESIGN
     scorer = Path(__file__).resolve().parent / "score_lm.py"
     limits = Limits(wall_seconds=60, memory_mb=1024, cpus=1.0, pids=16)
     heldout_characters = 6000

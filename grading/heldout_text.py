@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+DESIGN = "templates-v1"  # part of grading.batch's grading key: change it whenever the generated text changes
 STEPS = ("ingest", "validate", "split", "train", "evaluate", "push", "text-corpus", "lm-train", "lm-evaluate")
 THINGS = (
     "el modelo",

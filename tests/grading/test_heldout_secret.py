@@ -121,7 +121,12 @@ def test_generation_is_deterministic_and_follows_the_public_classes(public: pd.D
     assert (rows["body_mass_g"] % 25 == 0).all() and (rows["flipper_length_mm"] % 1 == 0).all()
 
 
-def test_the_grading_key_names_the_held_out_design() -> None:
-    from grading import batch
+def test_the_grading_key_names_each_engines_held_out_design() -> None:
+    from grading.engines import ENGINES
+    from grading.heldout_text import DESIGN as TEXT_DESIGN
 
-    assert batch.HELDOUT_DESIGN == DESIGN
+    assert {name: engine.heldout_design for name, engine in ENGINES.items()} == {
+        "kfp": DESIGN,
+        "tfx": DESIGN,
+        "kfp-lm": TEXT_DESIGN,
+    }

@@ -119,3 +119,11 @@ def kind_calls(log: Path) -> list[str]:
     from labkit import cluster
 
     return [line.replace(str(cluster.MANIFESTS), "M") for line in log.read_text().splitlines()]
+
+
+@pytest.fixture
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables as wide as their content: the console's width is fixed when it is made, not by COLUMNS later."""
+    from labkit.cli.common import console
+
+    monkeypatch.setattr(console, "width", 250)

@@ -163,6 +163,7 @@ def invoke(*args: str, key: str | None = None) -> Result:
     return CliRunner().invoke(app, ["monitor", "genai", *args], env=env)
 
 
+@pytest.mark.usefixtures("wide_console")
 def test_the_cli_serves_the_champion_and_prints_the_timeline_as_json(registry: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ("--registry", str(registry), "--out", str(out), "--batches", "4", "--prompts-per-batch", "8")

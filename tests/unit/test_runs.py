@@ -63,14 +63,6 @@ def test_listing_a_thousand_runs_takes_under_a_second(tmp_path: Path) -> None:
     assert len(runs) == 1000 and time.perf_counter() - start < 1.0
 
 
-@pytest.fixture
-def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tables as wide as their content: the console's width is fixed when it is made, not by COLUMNS later."""
-    from labkit.cli.common import console
-
-    monkeypatch.setattr(console, "width", 250)
-
-
 @pytest.mark.usefixtures("wide_console")
 def test_a_cluster_run_links_to_the_kfp_ui_from_the_list_the_page_and_the_index(tmp_path: Path) -> None:
     url = "http://localhost:8080/#/runs/details/8c1f"

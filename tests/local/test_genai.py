@@ -136,6 +136,33 @@ def test_the_served_model_answers_openai_shaped_chat_completions(served_cli: tup
     assert chat(url, KEY, default)["choices"][0] == chat(url, KEY, default)["choices"][0]
 
 
+def test_the_official_openai_client_talks_to_the_served_model(served_cli: tuple[str, subprocess.Popen]) -> None:
+    """The kit's client and server could agree with each other and not with OpenAI: OpenAI's own package checks
+    the shapes (models, chat completions, usage, errors) against the real server process."""
+    from openai import AuthenticationError, BadRequestError, NotFoundError, OpenAI
+
+    url, _ = served_cli
+    client = OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=30)
+    assert [model.id for model in client.models.list()] == ["charlm:v0001"]
+    user = [{"role": "user", "content": "el correc"}]
+    completion = client.chat.completions.create(
+        model="charlm", messages=user, max_completion_tokens=12, temperature=0, seed=1, stop=[]
+    )
+    answer = completion.choices[0]
+    assert answer.message.role == "assistant" and len(answer.message.content or "") == 12
+    assert answer.finish_reason == "length" and completion.model == "charlm:v0001"
+    assert completion.usage is not None and (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (
+        9,
+        12,
+    )
+    with pytest.raises(AuthenticationError):
+        OpenAI(base_url=url, api_key="wrong-key", max_retries=0).chat.completions.create(model="charlm", messages=user)
+    with pytest.raises(BadRequestError, match="streaming"):
+        client.chat.completions.create(model="charlm", messages=user, stream=True)
+    with pytest.raises(NotFoundError, match="does not exist"):
+        client.chat.completions.create(model="gpt-4o", messages=user)
+
+
 # Before the next test, which stops the served_cli server to read its log.
 def test_endpoint_parameters_send_the_serve_check_elsewhere_and_the_key_stays_out_of_the_run(
     served_cli: tuple[str, subprocess.Popen], tmp_path: Path, monkeypatch: pytest.MonkeyPatch

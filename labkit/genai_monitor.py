@@ -247,16 +247,18 @@ def char_ngrams(texts: Sequence[str], n: int = NGRAM) -> Counter[str]:
 
 
 def js_distance(reference: Counter[str], current: Counter[str]) -> float:
-    """Jensen-Shannon distance (base 2: 0 same distribution, 1 disjoint) over the union of the two supports."""
+    """Jensen-Shannon distance (base 2: 0 same distribution, 1 disjoint) over the union of the two supports: the
+    session-7 drift measure (``components.drift.logic.js_distance``) on n-gram counts instead of bins."""
     import numpy as np
-    from scipy.spatial.distance import jensenshannon
+
+    from components.drift.logic import js_distance as frequency_js_distance
 
     keys = sorted(reference.keys() | current.keys())
     if not keys or not sum(reference.values()) or not sum(current.values()):
         return 0.0 if reference == current else 1.0
     p = np.array([reference[k] for k in keys], dtype=float)
     q = np.array([current[k] for k in keys], dtype=float)
-    return float(jensenshannon(p, q, base=2))
+    return frequency_js_distance(p, q)
 
 
 def oov_rate(items: Sequence[str], vocabulary: set[str] | frozenset[str]) -> float:

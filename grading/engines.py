@@ -353,8 +353,9 @@ class LanguageModelEngine(KfpEngine):
     """Session 8: a ``@dsl.pipeline`` like ``kfp``, whose model is a character language model (the lm_train
     step's folder: ``weights.npz``, ``vocab.json``, ``config.json``).
 
-    The sandbox gets the kit's guides as files (the components image has no labs/ folder); the held-out data is
-    text the grader writes from templates with the rubric's seed (``grading.heldout_text``). ``score_lm.py``
+    The sandbox gets the grader's own copy of the kit's guides as files (whatever the image or the submission
+    holds); the held-out data is text the grader writes from templates with the rubric's seed
+    (``grading.heldout_text``). ``score_lm.py``
     reads the model as data and prints its perplexity on that text; the grader fits the gate's n-gram baseline
     on the guides itself. Both perplexities are over the corpus alphabet (``open_vocabulary_perplexity``), so a model
     cannot look good by knowing fewer characters.
@@ -417,13 +418,9 @@ def _guides_baseline(guides: tuple[tuple[str, str], ...], held_out: str, order: 
     model's."""
     from components.lm_evaluate.logic import fit_baseline, open_vocabulary_perplexity
     from components.lm_train.charlm import build_vocab
-    from components.text_corpus.logic import ALPHABET, build_corpus
+    from components.text_corpus.logic import ALPHABET, corpus_from_texts
 
-    with tempfile.TemporaryDirectory(prefix="labkit-guides-") as tmp:
-        for name, text in guides:
-            (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
-            (Path(tmp) / name).write_text(text, encoding="utf-8")
-        corpus = build_corpus(tmp)
+    corpus = corpus_from_texts(guides)  # sorted by name: the order text_corpus reads the guides folder in
     vocab = build_vocab(corpus.train)
     index = {c: i for i, c in enumerate(vocab) if c}
 

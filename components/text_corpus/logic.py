@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,13 +119,20 @@ def split_paragraphs(
 
 
 def build_corpus(source: str = KIT_GUIDES, seed: int = 42) -> CorpusSplit:
+    texts = []
+    for path in guide_files(source):
+        name = str(path.relative_to(KIT_ROOT)) if path.is_relative_to(KIT_ROOT) else str(path)
+        texts.append((name, path.read_text(encoding="utf-8")))
+    return corpus_from_texts(texts, seed)
+
+
+def corpus_from_texts(texts: Sequence[tuple[str, str]], seed: int = 42) -> CorpusSplit:
+    """The corpus of Markdown ``texts`` ((name, text), in the order given), cleaned and split by paragraph."""
     paragraphs: list[str] = []
     sources: list[dict[str, str | int]] = []
-    for path in guide_files(source):
-        raw = path.read_text(encoding="utf-8")
+    for name, raw in texts:
         cleaned = clean_markdown(raw)
         paragraphs.extend(cleaned)
-        name = str(path.relative_to(KIT_ROOT)) if path.is_relative_to(KIT_ROOT) else str(path)
         sources.append({"file": name, "sha256": hashlib.sha256(raw.encode()).hexdigest(), "paragraphs": len(cleaned)})
     train, validation, test = split_paragraphs(paragraphs, seed)
     return CorpusSplit("\n".join(train) + "\n", "\n".join(validation) + "\n", "\n".join(test) + "\n", sources)

@@ -163,13 +163,9 @@ def run_http(url: str, requests: list[dict[str, Any]], clients: int) -> dict[str
     return {"wall": wall, "latencies": latencies, "texts": texts, "tokens": sum(tokens)}
 
 
-def percentile(values: list[float], q: float) -> float:
-    import numpy as np
-
-    return float(np.percentile(values, q))
-
-
 def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    from labkit.genai_monitor import percentile
+
     latencies = [seconds for run in rounds for seconds in run["latencies"]]
     return {
         "tokens_per_second": statistics.median(run["tokens"] / run["wall"] for run in rounds),
